@@ -1,0 +1,21 @@
+"""qsp: quantitative systems pharmacology and precision dosing.
+
+Build mechanistic models from composable pieces (sympy), compile them through a
+reaction graph into differentiable JAX ODEs (diffrax), simulate dosing regimens and
+populations. See ``docs/getting-started.md``.
+"""
+
+import jax as _jax
+
+_jax.config.update("jax_enable_x64", True)  # float64 by default (DESIGN.md)
+
+from . import errors  # noqa: E402
+from .model import (  # noqa: E402
+    AssignmentRule, Compartment, Model, Parameter, RateRule, Reaction, Species, Variable, compose, mass_action, time,
+)
+
+__all__ = [
+    "errors", "AssignmentRule", "Compartment", "Model", "Parameter", "RateRule", "Reaction", "Species",
+    "Variable", "compose", "mass_action", "time",
+]
+__version__ = "0.1.0"
