@@ -1,0 +1,412 @@
+"""CompiledModel: the model's structure as JAX functions of (t, y, p).
+
+The state vector ``y`` holds every species' *amount* (model order), then every
+rate-rule variable. The right-hand side is
+
+.. math:: \\frac{dy}{dt} = S \\cdot v(t, y, p) + u(t)
+
+with S the stoichiometry matrix, v the reaction rates (amount/time) and u the input
+from infusions. Rates in mass-action form, ``coefficient(p) · Π [X]^n``, are evaluated
+together as one gather-and-product over index arrays; every other rate law goes
+through one ``sympy.cse``-reduced program. Parameter-only quantities (volumes,
+mass-action coefficients) are computed once per simulation by :meth:`prepare`, not at
+every step.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+
+from ..errors import CompileError, ModelError
+from ..model import Model
+from ..model.rules import inline_assignments
+from ..model.symbols import Compartment, Parameter, Species, Time, Variable, time
+from .treewalk import CSEProgram, evaluate
+
+DENSE_LIMIT = 40_000  # entries of S below which a dense mat-vec beats a scatter-add
+
+
+class Args(NamedTuple):
+    """Per-simulation constants derived from the parameter vector by :meth:`CompiledModel.prepare`."""
+
+    p: jax.Array  # parameter values (P,)
+    volumes: jax.Array  # compartment volumes (C,)
+    scale: jax.Array  # per state: 1/volume for concentration species, 1 otherwise (N,)
+    coefficients: jax.Array  # mass-action rate coefficients (R_ma,)
+
+
+class _Structure:
+    """Everything static about a compiled model (sympy objects, index arrays).
+
+    Hashed by identity, so it can be a static field: a new parameter value never
+    changes it and never re-traces.
+    """
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return self is other
+
+
+def _number(x, what) -> float:
+    x = sp.sympify(x)
+    if not x.is_number:
+        raise CompileError(f"{what} is {x}; stoichiometric coefficients must be numbers.")
+    return float(x)
+
+
+def _mass_action_form(rate: sp.Expr, state_symbols: set):
+    """Split ``rate`` into (coefficient, [(species, n), ...]) if it is coefficient × Π species^n
+    with the coefficient free of states and time; else None."""
+    coefficient, factors = sp.Integer(1), []
+    for f in sp.Mul.make_args(rate):
+        free = f.free_symbols
+        if not (free & state_symbols) and time not in free:
+            coefficient = coefficient * f
+        elif isinstance(f, Species):
+            factors.append((f, 1))
+        elif f.is_Pow and isinstance(f.base, Species) and f.exp.is_Integer and int(f.exp) > 0:
+            factors.append((f.base, int(f.exp)))
+        else:
+            return None
+    return coefficient, factors
+
+
+class CompiledModel(eqx.Module):
+    """A model compiled to JAX functions; build it with :func:`qsp.compile`.
+
+    Attributes:
+        state_names: names of the states (species amounts, then rate-rule variables).
+        parameter_names: names of the parameters, in the order of the parameter vector.
+        default_parameters: the model's default parameter values.
+
+    Example:
+        >>> import qsp
+        >>> V, CL = qsp.Parameter("V", 30.0), qsp.Parameter("CL", 3.0)
+        >>> A = qsp.Species("A", qsp.Compartment("central", volume=V), initial_amount=100.0)
+        >>> cm = qsp.compile(qsp.Model("pk1", reactions=[qsp.Reaction([A], [], rate=CL * A)]))
+        >>> args = cm.prepare(cm.parameter_vector())
+        >>> float(cm.rhs(0.0, cm.initial_state(args), args)[0])   # -CL * A/V = -3 * 100/30
+        -10.0
+    """
+
+    structure: _Structure = eqx.field(static=True)
+    default_parameters: jax.Array
+
+    # ------------------------------------------------------------------ names
+    @property
+    def model(self) -> Model:
+        """The model this was compiled from."""
+        return self.structure.model
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return self.structure.state_names
+
+    @property
+    def species_names(self) -> tuple[str, ...]:
+        return self.structure.species_names
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return self.structure.parameter_names
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        return tuple(self.structure.model.observables)
+
+    @property
+    def n_states(self) -> int:
+        return len(self.structure.state_names)
+
+    def state_index(self, name: str) -> int:
+        """Index of a state (species or rate-rule variable) in ``y``."""
+        try:
+            return self.structure.state_index[name]
+        except KeyError:
+            raise ModelError(f"model {self.model.name!r} has no state {name!r}; states: "
+                             f"{', '.join(self.state_names)}.") from None
+
+    def parameter_index(self, name: str) -> int:
+        """Index of a parameter in the parameter vector."""
+        try:
+            return self.structure.parameter_index[name]
+        except KeyError:
+            raise ModelError(f"model {self.model.name!r} has no parameter {name!r}; parameters: "
+                             f"{', '.join(self.parameter_names)}.") from None
+
+    # ------------------------------------------------------------------ parameters
+    def parameter_vector(self, params: Mapping | jax.Array | None = None) -> jax.Array:
+        """The full parameter vector: defaults overridden by ``params`` (a name → value mapping).
+
+        Values may be JAX tracers (``jax.grad``/``vmap`` over them work).
+        """
+        if params is None:
+            return self.default_parameters
+        if not isinstance(params, Mapping):
+            p = jnp.asarray(params, dtype=self.default_parameters.dtype)
+            if p.shape[-1:] != self.default_parameters.shape:
+                raise ModelError(f"parameter vector has shape {p.shape}; expected ({len(self.parameter_names)},) "
+                                 f"in the order {self.parameter_names}.")
+            return p
+        unknown = [k for k in params if k not in self.structure.parameter_index]
+        if unknown:
+            raise ModelError(
+                f"model {self.model.name!r} has no parameter {unknown[0]!r}; parameters: "
+                f"{', '.join(self.parameter_names)}."
+            )
+        values = [params.get(name, self.default_parameters[i]) for i, name in enumerate(self.parameter_names)]
+        return jnp.stack([jnp.asarray(v, dtype=self.default_parameters.dtype) for v in values])
+
+    def _parameter_env(self, p) -> dict:
+        return {sym: p[i] for i, sym in enumerate(self.structure.parameters)}
+
+    def prepare(self, p: jax.Array) -> Args:
+        """Compute the per-simulation constants (volumes, mass-action coefficients) from ``p``."""
+        s = self.structure
+        env = self._parameter_env(p)
+        volumes = jnp.stack([jnp.asarray(v, dtype=p.dtype) for v in s.volume_program.run(env)]) \
+            if s.compartments else jnp.zeros((0,), p.dtype)
+        env.update({c: volumes[i] for i, c in enumerate(s.compartments)})
+        scale = jnp.ones((self.n_states,), p.dtype)
+        if s.conc_states.size:
+            scale = scale.at[s.conc_states].set(1.0 / volumes[s.conc_compartments])
+        if s.ma_program is not None:
+            coefficients = jnp.stack([jnp.asarray(c, dtype=p.dtype) * jnp.ones((), p.dtype)
+                                      for c in s.ma_program.run(env)])
+        else:
+            coefficients = jnp.zeros((0,), p.dtype)
+        return Args(p, volumes, scale, coefficients)
+
+    def _env(self, t, y, args: Args) -> dict:
+        s = self.structure
+        env = self._parameter_env(args.p)
+        env.update({c: args.volumes[i] for i, c in enumerate(s.compartments)})
+        conc = y * args.scale
+        env.update({sym: conc[i] for i, sym in enumerate(s.state_symbols)})
+        env[time] = t
+        return env
+
+    # ------------------------------------------------------------------ dynamics
+    def rates(self, t, y, args: Args) -> jax.Array:
+        """Reaction rates v(t, y, p) in amount per time, in ``model.reactions`` order."""
+        s = self.structure
+        v = jnp.zeros((s.n_reactions,), y.dtype)
+        if s.ma_index.size:
+            conc = jnp.concatenate([y * args.scale, jnp.ones((1,), y.dtype)])
+            v_ma = args.coefficients * jnp.prod(conc[s.ma_index], axis=1)
+            v = v.at[s.ma_reactions].set(v_ma)
+        if s.general_reactions.size:
+            out = s.general_program.run(self._env(t, y, args))
+            v_gen = jnp.stack([jnp.asarray(x, dtype=y.dtype) * jnp.ones((), y.dtype)
+                               for x in out[: s.general_reactions.size]])
+            v = v.at[s.general_reactions].set(v_gen)
+        return v
+
+    def rhs(self, t, y, args: Args) -> jax.Array:
+        """dy/dt = S · v(t, y, p) (+ rate rules), with ``args = prepare(p)``."""
+        s = self.structure
+        dy = jnp.zeros_like(y)
+        if s.n_reactions:
+            v = self.rates(t, y, args)
+            if s.dense_S is not None:
+                dy = dy + s.dense_S @ v
+            else:
+                dy = dy.at[s.S_rows].add(s.S_vals * v[s.S_cols])
+        if s.rate_rule_states.size:
+            out = s.general_program.run(self._env(t, y, args))
+            rr = jnp.stack([jnp.asarray(x, dtype=y.dtype) * jnp.ones((), y.dtype)
+                            for x in out[s.general_reactions.size:]])
+            dy = dy.at[s.rate_rule_states].set(rr)
+        return dy
+
+    def jacobian(self, t, y, args: Args) -> jax.Array:
+        """∂(dy/dt)/∂y, exact, by forward-mode autodiff of :meth:`rhs`."""
+        return jax.jacfwd(self.rhs, argnums=1)(t, y, args)
+
+    def initial_state(self, args: Args) -> jax.Array:
+        """y(0): species' initial amounts and rate-rule variables' initial values."""
+        s = self.structure
+        env = self._parameter_env(args.p)
+        env.update({c: args.volumes[i] for i, c in enumerate(s.compartments)})
+        values = s.initial_program.run(env)
+        return jnp.stack([jnp.asarray(v, dtype=args.p.dtype) * jnp.ones((), args.p.dtype) for v in values])
+
+    # ------------------------------------------------------------------ outputs
+    def output_expression(self, name: str) -> sp.Expr:
+        """The expression behind a name usable in ``sol[name]``."""
+        s = self.structure
+        if name in s.outputs:
+            return s.outputs[name]
+        raise ModelError(
+            f"model {self.model.name!r} has no observable, species, variable, parameter or compartment "
+            f"named {name!r}; available: {', '.join(s.outputs)}."
+        )
+
+    def output(self, name: str, t, y, args: Args):
+        """Value of a named quantity (observable, rule variable, species concentration, parameter,
+        compartment volume) at one time and state."""
+        expr = self.output_expression(name)
+        value = evaluate(expr, self._env(t, y, args))
+        return jnp.asarray(value, dtype=y.dtype) * jnp.ones((), y.dtype)
+
+    def evaluate_parameter_expression(self, expr: sp.Expr, args: Args):
+        """Value of an expression of parameters and compartments (dose lag, F, rate...)."""
+        bad = [x.name for x in expr.free_symbols if isinstance(x, (Species, Variable, Time))]
+        if bad:
+            raise ModelError(f"expression {expr} uses {bad[0]!r}; only parameters and compartments are allowed here.")
+        unknown = [x.name for x in expr.free_symbols
+                   if isinstance(x, (Parameter, Compartment)) and x.name not in self.structure.symbol_names]
+        if unknown:
+            raise ModelError(f"expression {expr} uses {unknown[0]!r}, which model {self.model.name!r} does not have; "
+                             "declare it with Model(..., parameters=[...]).")
+        env = self._parameter_env(args.p)
+        env.update({c: args.volumes[i] for i, c in enumerate(self.structure.compartments)})
+        return jnp.asarray(evaluate(expr, env), dtype=args.p.dtype)
+
+
+def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is fixed by DESIGN.md
+    """Compile a :class:`~qsp.Model` into a :class:`CompiledModel` (structure only: once per model).
+
+    Parameter values are inputs of the compiled functions, never constants inside them.
+
+    Example:
+        >>> import qsp
+        >>> A = qsp.Species("A", qsp.Compartment("c", volume=2.0), initial_amount=4.0)
+        >>> cm = qsp.compile(qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=qsp.Parameter("k", 0.5) * A)]))
+        >>> cm.state_names, cm.parameter_names
+        (('A',), ('k',))
+    """
+    if not isinstance(model, Model):
+        raise CompileError(f"compile() takes a qsp.Model, got {type(model).__name__}.")
+    s = _Structure()
+    s.model = model
+    s.parameters = model.parameters
+    s.parameter_names = tuple(p.name for p in s.parameters)
+    s.parameter_index = {n: i for i, n in enumerate(s.parameter_names)}
+    s.compartments = model.compartments
+    s.species = model.species
+    s.species_names = tuple(x.name for x in s.species)
+    rate_rules = model.rate_rules
+    s.state_symbols = (*s.species, *(r.variable for r in rate_rules))
+    s.state_names = tuple(x.name for x in s.state_symbols)
+    s.state_index = {n: i for i, n in enumerate(s.state_names)}
+    s.symbol_names = set(model.symbols)
+    state_set = set(s.state_symbols)
+    assignments = list(model.assignment_rules)
+
+    # concentration scaling: species that are not amount-based are seen as amount / volume
+    comp_index = {c: i for i, c in enumerate(s.compartments)}
+    conc = [(i, comp_index[x.compartment]) for i, x in enumerate(s.species) if not x.amount_based]
+    s.conc_states = np.array([i for i, _ in conc], dtype=np.int32)
+    s.conc_compartments = np.array([j for _, j in conc], dtype=np.int32)
+
+    s.volume_program = CSEProgram([c.volume for c in s.compartments])
+
+    # reactions: mass-action group and general group
+    reactions = model.reactions
+    s.n_reactions = len(reactions)
+    ma, ma_coefficients, general = [], [], []
+    for j, r in enumerate(reactions):
+        rate = inline_assignments(r.rate, assignments)
+        split = _mass_action_form(rate, state_set)
+        if split is not None:
+            ma.append((j, split[1]))
+            ma_coefficients.append(split[0])
+        else:
+            general.append((j, rate))
+    order = max([sum(n for _, n in f) for _, f in ma], default=0)
+    pad = len(s.state_symbols)  # index of the appended 1.0
+    index = np.full((len(ma), max(order, 1)), pad, dtype=np.int32)
+    for row, (_, factors) in enumerate(ma):
+        cols = [s.state_index[x.name] for x, n in factors for _ in range(n)]
+        index[row, : len(cols)] = cols
+    s.ma_reactions = np.array([j for j, _ in ma], dtype=np.int32)
+    s.ma_index = index if ma else np.zeros((0, 1), dtype=np.int32)
+    s.ma_program = CSEProgram(ma_coefficients) if ma else None
+    s.general_reactions = np.array([j for j, _ in general], dtype=np.int32)
+    rr_exprs = [inline_assignments(r.expression, assignments) for r in rate_rules]
+    s.general_program = CSEProgram([e for _, e in general] + rr_exprs)
+    s.rate_rule_states = np.array([s.state_index[r.variable.name] for r in rate_rules], dtype=np.int32)
+
+    # stoichiometry (boundary and constant species are not changed by reactions)
+    rows, cols, vals = [], [], []
+    for j, r in enumerate(reactions):
+        for x, n in r.net_stoichiometry().items():
+            if x.boundary or x.constant:
+                continue
+            rows.append(s.state_index[x.name])
+            cols.append(j)
+            vals.append(_number(n, f"reaction {r.name!r} stoichiometry of {x.name!r}"))
+    s.S_rows, s.S_cols, s.S_vals = (np.array(rows, np.int32), np.array(cols, np.int32), np.array(vals))
+    n = len(s.state_symbols)
+    if n * max(s.n_reactions, 1) <= DENSE_LIMIT:
+        dense = np.zeros((n, s.n_reactions))
+        np.add.at(dense, (s.S_rows, s.S_cols), s.S_vals)
+        s.dense_S = dense
+    else:
+        s.dense_S = None
+
+    # initial state: species may refer to other species' initial concentrations
+    s.initial_program = CSEProgram(_initial_expressions(model, assignments))
+
+    # named outputs for sol[name]
+    outputs: dict[str, sp.Expr] = {}
+    for p in s.parameters:
+        outputs[p.name] = p
+    for c in s.compartments:
+        outputs[c.name] = c
+    for x in s.species:
+        outputs[x.name] = x if not x.amount_based else x / x.compartment
+    for r in rate_rules:
+        outputs[r.variable.name] = r.variable
+    for r in assignments:
+        outputs[r.variable.name] = inline_assignments(r.variable, assignments)
+    for key, expr in model.observables.items():
+        outputs[key] = inline_assignments(expr, assignments)
+    s.outputs = outputs
+    defaults = jnp.asarray([p.value for p in s.parameters], dtype=jnp.float64)
+    return CompiledModel(structure=s, default_parameters=defaults)
+
+
+def _initial_expressions(model: Model, assignments) -> list[sp.Expr]:
+    """Initial amounts (then rate-rule initial values) as expressions of parameters and volumes."""
+    species = model.species
+    conc_of: dict = {}
+    for x in species:
+        amount = x.initial_amount_expression()
+        conc_of[x] = amount / x.compartment if not x.amount_based else amount
+    # resolve species referring to species (fixed point; a cycle is an error)
+    for _ in range(len(species) + 1):
+        changed = False
+        for x in species:
+            expr = inline_assignments(conc_of[x], assignments)
+            refs = {y: conc_of[y] for y in expr.free_symbols if isinstance(y, Species)}
+            if refs:
+                expr = expr.xreplace(refs)
+                changed = True
+            conc_of[x] = expr
+        if not changed:
+            break
+    else:
+        raise ModelError(f"model {model.name!r}: species initial values refer to each other in a cycle.")
+    out = []
+    for x in species:
+        value = conc_of[x] * x.compartment if not x.amount_based else conc_of[x]
+        out.append(value)
+    for r in model.rate_rules:
+        expr = inline_assignments(r.variable.initial, assignments)
+        expr = expr.xreplace({y: conc_of[y] for y in expr.free_symbols if isinstance(y, Species)})
+        out.append(expr)
+    for expr in out:
+        bad = [x.name for x in expr.free_symbols if isinstance(x, (Species, Variable, Time))]
+        if bad:
+            raise ModelError(f"model {model.name!r}: an initial value depends on {bad[0]!r}, which has no initial value "
+                             "expressible in parameters.")
+    return out

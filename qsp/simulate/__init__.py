@@ -1,0 +1,183 @@
+"""``qsp.simulate``: the one front door to integration (segments between events, diffrax)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..compile import CompiledModel
+from ..dosing import Regimen, as_regimen
+from ..errors import DosingError, SolverError
+from .events import RegimenStructure, split_regimen
+from .solution import Solution
+from .solve import SolverOptions, simulate_core
+
+#: Default tolerances: accurate to about 1e-6 relative on the reference problems.
+DEFAULT_RTOL = 1e-8
+DEFAULT_ATOL = 1e-10
+DEFAULT_MAX_STEPS = 100_000
+
+_SOLVERS = {
+    "kvaerno5": diffrax.Kvaerno5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
+    "tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
+}
+
+
+def solver_options(solver=None, rtol=None, atol=None, max_steps=None, adjoint=None) -> SolverOptions:
+    """Resolve user options into a :class:`SolverOptions` (defaults: stiff-safe Kvaerno5, rtol 1e-8).
+
+    ``solver`` may be a diffrax solver instance or a name (``"kvaerno5"``, ``"tsit5"``, ...);
+    ``adjoint`` ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),
+    ``"direct"`` (both), or a diffrax adjoint instance.
+    """
+    if solver is None:
+        solver = diffrax.Kvaerno5()
+    elif isinstance(solver, str):
+        try:
+            solver = _SOLVERS[solver.lower()]()
+        except KeyError:
+            raise SolverError(f"unknown solver {solver!r}; choose one of {sorted(_SOLVERS)} "
+                              "or pass a diffrax solver instance.") from None
+    adjoints = {None: diffrax.RecursiveCheckpointAdjoint, "reverse": diffrax.RecursiveCheckpointAdjoint,
+                "forward": diffrax.ForwardMode, "direct": diffrax.DirectAdjoint}
+    if adjoint is None or isinstance(adjoint, str):
+        if adjoint not in adjoints:
+            raise SolverError(f"unknown adjoint {adjoint!r}; use 'reverse', 'forward' or 'direct'.")
+        adjoint = adjoints[adjoint]()
+    rtol = DEFAULT_RTOL if rtol is None else float(rtol)
+    atol = DEFAULT_ATOL if atol is None else float(atol)
+    max_steps = DEFAULT_MAX_STEPS if max_steps is None else int(max_steps)
+    if not (rtol > 0 and atol > 0 and max_steps > 0):
+        raise SolverError(f"rtol={rtol}, atol={atol} and max_steps={max_steps} must all be positive.")
+    return SolverOptions(solver, rtol, atol, max_steps, adjoint)
+
+
+_core = eqx.filter_jit(simulate_core)
+
+
+def _is_traced(*trees) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _check_regimen_numbers(structure: RegimenStructure, numbers: dict, t0) -> None:
+    """Checks that need concrete numbers (skipped under jit/grad/vmap)."""
+    t0 = float(t0)
+    for i, d in enumerate(structure.doses):
+        t = float(numbers["time"][i])
+        what = f"dose {i + 1} ({d.kind} at time {t:g})" if d.kind != "reset" else f"reset at time {t:g}"
+        if t < t0:
+            raise DosingError(f"{what} is before the start of the simulation t0={t0:g}; "
+                              f"pass t0={t:g} (or earlier) to qsp.simulate.")
+        if d.steady_state:
+            tau = float(numbers["interval"][i])
+            if d.lag is None and float(numbers["lag"][i]) >= tau:
+                raise DosingError(f"{what}: steady state with a lag ({float(numbers['lag'][i]):g}) not shorter "
+                                  f"than the interval ({tau:g}) is not supported.")
+            if d.kind == "infusion" and d.duration is None and not d.by_rate and float(numbers["duration"][i]) > tau:
+                raise DosingError(f"{what}: a steady-state infusion longer ({float(numbers['duration'][i]):g}) than "
+                                  f"its interval ({tau:g}) is not supported.")
+
+
+def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None = None,
+             regimen: Regimen | None = None, *, before=None, t0=None, solver=None, rtol=None, atol=None,
+             max_steps=None, adjoint=None) -> Solution:
+    """Simulate a compiled model at ``times`` under a dosing regimen.
+
+    The model's initial state holds at ``t0`` (default: 0, or the first output time if that
+    is earlier). Between events (doses, infusion edges, resets) the ODE
+    :math:`dy/dt = S v(t, y, p) + u(t)` is integrated with diffrax; at an event the state
+    jumps exactly. At an output time equal to an event time the state *after* the event is
+    reported, unless that time is flagged in ``before`` (pre-dose samples, as an
+    observation record placed before the dose record in a NONMEM dataset).
+
+    This is a pure JAX function of ``params`` and of the regimen's numbers: ``jax.jit``,
+    ``jax.grad`` and ``jax.vmap`` work over them; new values never recompile.
+
+    Args:
+        compiled: from :func:`qsp.compile`.
+        times: output times, non-decreasing.
+        params: parameter name → value (missing ones take their defaults), or a full vector.
+        regimen: a :class:`~qsp.Regimen` (or a list of dose records).
+        before: booleans, one per output time: report the state before events at that time.
+        t0: start time of the simulation.
+        solver: a diffrax solver or a name; default Kvaerno5 (stiff-safe, 5th order).
+        rtol, atol: tolerances (default 1e-8 and 1e-10).
+        max_steps: most steps per segment between events (default 100,000).
+        adjoint: ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),
+            ``"direct"`` (both) or a diffrax adjoint.
+
+    Raises:
+        SolverError: the integration failed (says when and what to try).
+        DosingError: a dose is impossible for this model (missing target, before t0...).
+
+    Example:
+        >>> import qsp, jax.numpy as jnp
+        >>> V, CL = qsp.Parameter("V", 30.0), qsp.Parameter("CL", 3.0)
+        >>> A = qsp.Species("A", qsp.Compartment("central", volume=V))
+        >>> cm = qsp.compile(qsp.Model("pk1", reactions=[qsp.Reaction([A], [], rate=CL * A)], observables={"C": A}))
+        >>> reg = qsp.Regimen([qsp.Bolus(A, amount=300.0, time=0.0)])
+        >>> sol = qsp.simulate(cm, jnp.array([0.0, 10.0]), params={"CL": 3.0}, regimen=reg)
+        >>> [round(float(c), 4) for c in sol["C"]]   # 10 * exp(-0.1 t)
+        [10.0, 3.6788]
+    """
+    if not isinstance(compiled, CompiledModel):
+        raise TypeError(f"simulate() needs a CompiledModel from qsp.compile(model), got {type(compiled).__name__}.")
+    ts = jnp.atleast_1d(jnp.asarray(times, dtype=jnp.float64))
+    if ts.ndim != 1 or ts.shape[0] == 0:
+        raise SolverError(f"times must be a non-empty 1-D array of output times, got shape {ts.shape}.")
+    options = solver_options(solver, rtol, atol, max_steps, adjoint)
+    p = compiled.parameter_vector(params)
+    structure, numbers = split_regimen(compiled, as_regimen(regimen))
+    flags = jnp.zeros(ts.shape, bool) if before is None else jnp.asarray(before, bool)
+    if flags.shape != ts.shape:
+        raise SolverError(f"before has shape {flags.shape}; it needs one flag per output time {ts.shape}.")
+    traced = _is_traced(ts, p, numbers, t0)
+    if not traced:
+        ts_np = np.asarray(ts)
+        if np.any(np.diff(ts_np) < 0):
+            k = int(np.argmax(np.diff(ts_np) < 0))
+            raise SolverError(f"times must be non-decreasing: times[{k + 1}]={ts_np[k + 1]:g} comes after "
+                              f"times[{k}]={ts_np[k]:g}. Sort them first.")
+    if t0 is None:
+        t0 = jnp.minimum(ts[0], 0.0)
+    t0 = jnp.asarray(t0, jnp.float64)
+    if not traced:
+        _check_regimen_numbers(structure, numbers, t0)
+        if float(t0) > float(ts[0]):
+            raise SolverError(f"t0={float(t0):g} is after the first output time {float(ts[0]):g}.")
+    ys, failed = _core(compiled, ts, flags, p, structure, numbers, options, t0)
+    if traced:
+        ys = eqx.error_if(ys, (failed[0] >= 0) | ~jnp.all(jnp.isfinite(ys)),
+                          "qsp.simulate: the integration failed (max_steps reached, step size collapsed, or "
+                          "non-finite values). Try larger max_steps=, looser rtol=/atol=, a stiff solver "
+                          "(the default Kvaerno5), or check parameter values.")
+    else:
+        _raise_on_failure(compiled, ts, ys, failed, options)
+    return Solution(compiled, ts, ys, compiled.prepare(p))
+
+
+def _raise_on_failure(compiled, ts, ys, failed, options) -> None:
+    failed = np.asarray(failed)
+    if failed[0] >= 0:
+        raise SolverError(
+            f"model {compiled.model.name!r}: the integration failed between t={failed[0]:g} and t={failed[1]:g} "
+            f"(max_steps={options.max_steps} reached or the step size collapsed) with "
+            f"{type(options.solver).__name__}, rtol={options.rtol:g}, atol={options.atol:g}. Try a stiff solver "
+            "(solver='kvaerno5', the default), a larger max_steps=, or check the parameter values."
+        )
+    bad = ~np.isfinite(np.asarray(ys))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise SolverError(
+            f"model {compiled.model.name!r}: state {compiled.state_names[col]!r} is not finite "
+            f"({np.asarray(ys)[row, col]}) at t={float(ts[row]):g}. Check the parameter values and the rate laws "
+            "(division by zero, log of a negative number, overflow)."
+        )
+
+
+__all__ = ["simulate", "Solution", "SolverOptions", "solver_options"]

@@ -1,0 +1,79 @@
+"""Solution: the simulated trajectory, queried by name."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..compile import Args, CompiledModel
+
+
+class Solution(eqx.Module):
+    """The result of :func:`qsp.simulate`.
+
+    ``sol[name]`` gives, at each output time, an observable, an assignment-rule variable,
+    a rate-rule variable, a species' concentration (its amount when it is amount-based),
+    a parameter or a compartment's volume; ``sol.amount(name)`` a species' amount.
+    Everything is a JAX array, so a ``Solution`` can be used inside ``jax.jit`` and
+    differentiated.
+
+    Attributes:
+        ts: output times (T,).
+        ys: states at the output times (T, N): species amounts, then rate-rule variables.
+
+    Example:
+        >>> import qsp, jax.numpy as jnp
+        >>> V, CL = qsp.Parameter("V", 10.0), qsp.Parameter("CL", 1.0)
+        >>> A = qsp.Species("A", qsp.Compartment("c", volume=V), initial_amount=100.0)
+        >>> cm = qsp.compile(qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=CL * A)], observables={"C": A}))
+        >>> sol = qsp.simulate(cm, jnp.array([0.0, 10.0]))
+        >>> [round(float(c), 4) for c in sol["C"]]    # 10 * exp(-0.1 * t)
+        [10.0, 3.6788]
+    """
+
+    compiled: CompiledModel
+    ts: jax.Array
+    ys: jax.Array
+    args: Args
+
+    def __getitem__(self, name: str) -> jax.Array:
+        expr = self.compiled.output_expression(name)
+        if expr.free_symbols <= set(self.compiled.structure.parameters) | set(self.compiled.structure.compartments):
+            value = self.compiled.output(name, self.ts[0], self.ys[0], self.args)
+            return jnp.broadcast_to(value, self.ts.shape)
+        return jax.vmap(lambda t, y: self.compiled.output(name, t, y, self.args))(self.ts, self.ys)
+
+    def amount(self, name: str) -> jax.Array:
+        """Amount of a species (or value of a rate-rule variable) at each output time."""
+        return self.ys[:, self.compiled.state_index(name)]
+
+    def concentration(self, name: str) -> jax.Array:
+        """Concentration of a species (amount / volume) at each output time."""
+        species = self.compiled.model.symbol(name)
+        volume = self.args.volumes[self.compiled.model.compartments.index(species.compartment)]
+        return self.amount(name) / volume
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name usable in ``sol[name]``."""
+        return tuple(self.compiled.structure.outputs)
+
+    def to_pandas(self, names=None):
+        """A table with a ``time`` column and one column per name (default: observables,
+        then species concentrations, then rule variables)."""
+        import pandas as pd
+
+        if names is None:
+            model = self.compiled.model
+            names = [*model.observables, *self.compiled.species_names,
+                     *(r.variable.name for r in model.rules)]
+        data = {"time": np.asarray(self.ts)}
+        for name in names:
+            data[name] = np.asarray(self[name])
+        return pd.DataFrame(data)
+
+    def __repr__(self) -> str:
+        return (f"Solution({self.compiled.model.name!r}: {self.ts.shape[0]} times from {float(self.ts[0]):g} "
+                f"to {float(self.ts[-1]):g}, states {self.compiled.state_names})")
