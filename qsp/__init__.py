@@ -16,11 +16,12 @@ from .model import (  # noqa: E402
 from .compile import CompiledModel, compile  # noqa: E402
 from .dosing import Bolus, Infusion, Regimen, Reset  # noqa: E402
 from .graph import ConservationLaw, Dependencies, ReactionGraph  # noqa: E402
-from .simulate import Solution, simulate  # noqa: E402
+from .simulate import PopulationSolution, Solution, simulate, simulate_population  # noqa: E402
 
 __all__ = [
     "errors", "AssignmentRule", "Compartment", "Model", "Parameter", "RateRule", "Reaction", "Species",
     "Variable", "compose", "mass_action", "time", "CompiledModel", "compile", "Bolus", "Infusion", "Regimen",
     "Reset", "ConservationLaw", "Dependencies", "ReactionGraph", "Solution", "simulate",
+    "simulate_population", "PopulationSolution",
 ]
 __version__ = "0.1.0"

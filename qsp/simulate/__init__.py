@@ -150,7 +150,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
         _check_regimen_numbers(structure, numbers, t0)
         if float(t0) > float(ts[0]):
             raise SolverError(f"t0={float(t0):g} is after the first output time {float(ts[0]):g}.")
-    ys, failed = _core(compiled, ts, flags, p, structure, numbers, options, t0)
+    ys, failed, args = _core(compiled, ts, flags, p, structure, numbers, options, t0)
     if traced:
         ys = eqx.error_if(ys, (failed[0] >= 0) | ~jnp.all(jnp.isfinite(ys)),
                           "qsp.simulate: the integration failed (max_steps reached, step size collapsed, or "
@@ -158,7 +158,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
                           "(the default Kvaerno5), or check parameter values.")
     else:
         _raise_on_failure(compiled, ts, ys, failed, options)
-    return Solution(compiled, ts, ys, compiled.prepare(p))
+    return Solution(compiled, ts, ys, args)
 
 
 def _raise_on_failure(compiled, ts, ys, failed, options) -> None:
@@ -180,4 +180,8 @@ def _raise_on_failure(compiled, ts, ys, failed, options) -> None:
         )
 
 
-__all__ = ["simulate", "Solution", "SolverOptions", "solver_options"]
+from .population import PopulationSolution, simulate_population  # noqa: E402
+from .exposure import summarise  # noqa: E402
+
+__all__ = ["simulate", "simulate_population", "PopulationSolution", "Solution", "SolverOptions", "solver_options",
+           "summarise"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax.numpy as jnp
+import numpy as np
 import sympy as sp
 
 from ..compile import Args, CompiledModel
@@ -60,18 +61,34 @@ class RegimenStructure:
 
 
 def _num(x):
-    return jnp.asarray(0.0 if x is None else x, dtype=jnp.float64)
+    if x is None:
+        return 0.0
+    if isinstance(x, (int, float)):
+        return float(x)
+    return jnp.asarray(x, dtype=jnp.float64)
+
+
+def _stack(values):
+    """numpy when every value is a plain number (cheap, no device work), else a JAX stack."""
+    if all(isinstance(v, float) for v in values):
+        return np.asarray(values, dtype=np.float64)
+    return jnp.stack([jnp.asarray(v, dtype=jnp.float64) for v in values])
 
 
 def split_regimen(compiled: CompiledModel, regimen: Regimen) -> tuple[RegimenStructure, dict]:
-    """Split a regimen into its static structure and a dict of numeric arrays (one entry per dose)."""
-    specs, numbers = [], {k: [] for k in ("time", "amount", "lag", "bioavailability", "rate", "duration", "interval")}
+    """Split a regimen into its static structure and a dict of numeric arrays (one entry per dose).
+
+    ``numbers["enabled"]`` is 1 for every dose; padding doses added to batch regimens of
+    different lengths have 0 and do nothing.
+    """
+    specs, numbers = [], {k: [] for k in ("time", "amount", "lag", "bioavailability", "rate", "duration", "interval",
+                                         "enabled")}
     n_inf = 0
     for d in regimen.doses():
         if isinstance(d, Reset):
             specs.append(DoseSpec("reset", -1, None, None, None, None, False, 0, -1))
             for k in numbers:
-                numbers[k].append(_num(d.time) if k == "time" else _num(0.0))
+                numbers[k].append(_num(d.time) if k == "time" else _num(1.0 if k == "enabled" else 0.0))
             continue
         if d.target not in compiled.structure.state_index or d.target not in compiled.species_names:
             raise DosingError(
@@ -100,10 +117,11 @@ def split_regimen(compiled: CompiledModel, regimen: Regimen) -> tuple[RegimenStr
         numbers["time"].append(_num(d.time))
         numbers["amount"].append(_num(d.amount))
         numbers["interval"].append(_num(d.interval if d.interval is not None else 0.0))
+        numbers["enabled"].append(1.0)
         specs.append(DoseSpec("infusion" if is_inf else "bolus", target, lag, bio, rate, duration,
                               bool(is_inf and d.rate is not None), d.steady_state, n_inf if is_inf else -1))
         n_inf += int(is_inf)
-    arrays = {k: (jnp.stack(v) if v else jnp.zeros((0,), jnp.float64)) for k, v in numbers.items()}
+    arrays = {k: _stack(v) for k, v in numbers.items()}
     return RegimenStructure(tuple(specs), n_inf), arrays
 
 
@@ -197,4 +215,7 @@ def event_table(compiled: CompiledModel, structure: RegimenStructure, numbers: d
         infusion=jnp.asarray([r[4] for r in rows], jnp.int32),
         dose=jnp.asarray([r[5] for r in rows], jnp.int32),
     )
-    return {k: v[order] for k, v in table.items()}, info
+    table = {k: v[order] for k, v in table.items()}
+    # disabled doses (padding for subjects with fewer doses) become no-op events
+    table["kind"] = jnp.where(jnp.asarray(numbers["enabled"])[table["dose"]] > 0, table["kind"], NONE)
+    return table, info

@@ -82,7 +82,8 @@ def _apply_event(k, table, y, active, y_init, ss_states, ss_row):
 
 def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStructure, numbers: dict,
                   options: SolverOptions, t0):
-    """States at ``ts`` (shape (T, N)) and the first failed segment ``[a, b]`` (or ``[-1, -1]``).
+    """States at ``ts`` (shape (T, N)), the first failed segment ``[a, b]`` (or ``[-1, -1]``) and
+    the prepared :class:`~qsp.compile.Args`.
 
     Pure JAX: differentiable in ``p`` and in every number of the regimen. ``before`` flags the
     output times that report the state just before events at that time (pre-dose samples).
@@ -126,7 +127,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
     carry0 = (y_init, jnp.zeros((structure.n_infusions,), dtype), jnp.zeros((ts.shape[0], n), dtype),
               -jnp.ones((2,), dtype))
     (_, _, out, failed), _ = jax.lax.scan(step, carry0, jnp.arange(n_segments))
-    return out, failed
+    return out, failed, args
 
 
 def steady_states(compiled, structure: RegimenStructure, numbers, info, args, options):

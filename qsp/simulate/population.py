@@ -1,0 +1,259 @@
+"""Virtual populations: many subjects in one batched, chunked call.
+
+Subjects may differ in parameters, covariates, output times (same count) and regimens —
+even in the number of doses: regimens are padded to one shared structure with disabled
+doses, so a single compiled, ``vmap``-ed simulation serves every chunk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..compile import CompiledModel
+from ..dosing import Regimen, as_regimen
+from ..errors import DosingError, SolverError
+from .events import RegimenStructure, split_regimen
+from .solution import Solution
+from .solve import simulate_core
+
+
+@eqx.filter_jit
+def _population_core(compiled, ts, flags, P, structure, numbers, options, t0):
+    def one(ts_, flags_, p, num, t0_):
+        return simulate_core(compiled, ts_, flags_, p, structure, num, options, t0_)
+    return jax.vmap(one)(ts, flags, P, numbers, t0)
+
+
+def _signature(spec):
+    return dataclasses.replace(spec, infusion_id=-1)
+
+
+def _merge(unified: list, sequence: list) -> tuple[list, list[int]]:
+    """Shortest merge of ``sequence`` into ``unified`` keeping both orders (LCS);
+    returns the new unified list and, for each element of ``sequence``, its slot."""
+    n, m = len(unified), len(sequence)
+    lcs = np.zeros((n + 1, m + 1), dtype=np.int64)
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            lcs[i, j] = lcs[i + 1, j + 1] + 1 if unified[i] == sequence[j] else max(lcs[i + 1, j], lcs[i, j + 1])
+    merged, slots, i, j = [], [], 0, 0
+    while i < n or j < m:
+        if i < n and j < m and unified[i] == sequence[j]:
+            slots.append(len(merged))
+            merged.append(unified[i])
+            i, j = i + 1, j + 1
+        elif j >= m or (i < n and lcs[i + 1, j] >= lcs[i, j + 1]):
+            merged.append(unified[i])
+            i += 1
+        else:
+            slots.append(len(merged))
+            merged.append(sequence[j])
+            j += 1
+    return merged, slots
+
+
+def batch_regimens(compiled: CompiledModel, regimens: Sequence[Regimen]) -> tuple[RegimenStructure, dict]:
+    """One shared regimen structure for many subjects and stacked numbers (subjects first).
+
+    Subjects with fewer doses (or doses of other kinds) get disabled padding doses, so
+    dose order within each subject — which breaks ties at equal times — is preserved.
+    """
+    splits = [split_regimen(compiled, as_regimen(r)) for r in regimens]
+    unified: list = []
+    for structure, _ in splits:
+        unified, _ = _merge(unified, [_signature(d) for d in structure.doses])
+    # re-number infusion slots in the unified structure
+    specs, n_inf = [], 0
+    for sig in unified:
+        if sig.kind == "infusion":
+            specs.append(dataclasses.replace(sig, infusion_id=n_inf))
+            n_inf += 1
+        else:
+            specs.append(sig)
+    structure = RegimenStructure(tuple(specs), n_inf)
+    keys = ("time", "amount", "lag", "bioavailability", "rate", "duration", "interval", "enabled")
+    stacked = {k: np.zeros((len(splits), len(specs))) for k in keys}
+    # padding doses: amount 0, and harmless values elsewhere (a zero duration would give 0/0)
+    for k in ("bioavailability", "interval", "rate", "duration"):
+        stacked[k][:] = 1.0
+    traced = {k: [None] * len(splits) for k in keys}
+    for s, (own, numbers) in enumerate(splits):
+        _, slots = _merge(unified, [_signature(d) for d in own.doses])
+        for k in keys:
+            values = numbers[k]
+            if isinstance(values, np.ndarray):
+                stacked[k][s, slots] = values
+            else:
+                traced[k][s] = (slots, values)
+    out = {}
+    for k in keys:
+        if any(t is not None for t in traced[k]):
+            arr = jnp.asarray(stacked[k])
+            for s, t in enumerate(traced[k]):
+                if t is not None:
+                    arr = arr.at[s, jnp.asarray(t[0], jnp.int32)].set(t[1])
+            out[k] = arr
+        else:
+            out[k] = stacked[k]
+    return structure, out
+
+
+class PopulationSolution:
+    """The result of :func:`simulate_population`: one trajectory per subject.
+
+    ``pop[name]`` has shape (subjects, times); ``pop.to_pandas()`` is a tidy table
+    (ID, time, outputs); ``pop.subject(i)`` is subject i's :class:`Solution`;
+    :meth:`exposure` summarises Cmax, Tmax, trough, AUC and time in a window.
+
+    Example:
+        >>> import qsp, jax.numpy as jnp
+        >>> V, CL = qsp.Parameter("V", 10.0), qsp.Parameter("CL", 1.0)
+        >>> A = qsp.Species("A", qsp.Compartment("c", volume=V))
+        >>> cm = qsp.compile(qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=CL * A)], observables={"C": A}))
+        >>> pop = qsp.simulate_population(cm, jnp.array([0.0, 1.0]), params={"CL": jnp.array([1.0, 2.0])},
+        ...                               regimen=qsp.Regimen([qsp.Bolus(A, amount=10.0)]))
+        >>> pop["C"].shape
+        (2, 2)
+    """
+
+    def __init__(self, compiled: CompiledModel, ts, ys, args, ids):
+        self.compiled, self.ts, self.ys, self.args, self.ids = compiled, ts, ys, args, ids
+
+    def __len__(self) -> int:
+        return self.ys.shape[0]
+
+    def subject(self, i: int) -> Solution:
+        """Subject ``i`` (0-based position) as a :class:`Solution`."""
+        args = jax.tree_util.tree_map(lambda a: a[i], self.args)
+        return Solution(self.compiled, self.ts[i], self.ys[i], args)
+
+    def __getitem__(self, name: str) -> jax.Array:
+        def one(ts, ys, args):
+            return Solution(self.compiled, ts, ys, args)[name]
+        return jax.vmap(one)(self.ts, self.ys, self.args)
+
+    def to_pandas(self, names=None):
+        """Tidy table: one row per subject and time, columns ID, time and the outputs."""
+        import pandas as pd
+
+        model = self.compiled.model
+        names = list(names) if names is not None else [*model.observables, *self.compiled.species_names]
+        n, t = self.ys.shape[:2]
+        data = {"ID": np.repeat(np.asarray(self.ids), t), "time": np.asarray(self.ts).reshape(-1)}
+        for name in names:
+            data[name] = np.asarray(self[name]).reshape(-1)
+        return pd.DataFrame(data)
+
+    def exposure(self, name: str, *, start=None, end=None, window=None):
+        """Per-subject exposure summary of output ``name`` over [start, end] (default: all times).
+
+        See :func:`qsp.simulate.exposure.summarise` for the definitions.
+        """
+        from .exposure import summarise
+
+        return summarise(np.asarray(self.ts), np.asarray(self[name]), ids=self.ids, start=start, end=end,
+                         window=window)
+
+
+def simulate_population(compiled: CompiledModel, times, params: Mapping | None = None,
+                        regimen: Regimen | Sequence[Regimen] | None = None, *, ids=None, before=None, t0=None,
+                        chunk_size: int = 1024, progress: bool | None = None, solver=None, rtol=None, atol=None,
+                        max_steps=None, adjoint=None, n_subjects: int | None = None) -> PopulationSolution:
+    """Simulate many subjects in one batched call, ``chunk_size`` subjects at a time.
+
+    Args:
+        compiled: from :func:`qsp.compile`.
+        times: output times, shared (T,) or per subject (S, T).
+        params: parameter name → array with one value per subject (scalars are shared), or a
+            pandas DataFrame with one row per subject and parameter columns.
+        regimen: one :class:`~qsp.Regimen` shared by everyone, or a list with one per subject
+            (they may differ in dose count, times and amounts).
+        ids: subject identifiers for tables and error messages (default 1..S).
+        before: pre-dose flags, shared (T,) or per subject (S, T) (see :func:`qsp.simulate`).
+        chunk_size: subjects per compiled batch; memory is bounded by one chunk.
+        progress: show a progress bar (tqdm) — default: when there is more than one chunk.
+        solver, rtol, atol, max_steps, adjoint, t0: as in :func:`qsp.simulate`.
+
+    Returns:
+        A :class:`PopulationSolution`; ``pop[name]`` has shape (subjects, times).
+
+    Raises:
+        SolverError: naming the subject and the time window where integration failed.
+    """
+    from . import _raise_on_failure, solver_options
+
+    options = solver_options(solver, rtol, atol, max_steps, adjoint)
+    if params is not None and hasattr(params, "to_dict") and hasattr(params, "columns"):
+        params = {c: np.asarray(params[c], dtype=float) for c in params.columns if c in compiled.parameter_names}
+    params = dict(params or {})
+    sizes = {k: np.shape(v)[0] for k, v in params.items() if np.ndim(v) >= 1}
+    if isinstance(regimen, (list, tuple)) and not isinstance(regimen, Regimen):
+        sizes["regimen"] = len(regimen)
+    ts = np.asarray(times, dtype=float) if not isinstance(times, jax.Array) else times
+    if np.ndim(ts) == 2:
+        sizes["times"] = np.shape(ts)[0]
+    if n_subjects is not None:
+        sizes["n_subjects"] = n_subjects
+    if len(set(sizes.values())) > 1:
+        raise DosingError(f"simulate_population: inconsistent numbers of subjects: {sizes}.")
+    n = next(iter(sizes.values()), 1)
+    regimens = regimen if "regimen" in sizes else [as_regimen(regimen)] * n
+    structure, numbers = batch_regimens(compiled, regimens)
+    P = _parameter_matrix(compiled, params, n)
+    T = jnp.broadcast_to(jnp.asarray(ts, jnp.float64), (n, np.shape(ts)[-1]))
+    flags = jnp.zeros(T.shape, bool) if before is None else jnp.broadcast_to(jnp.asarray(before, bool), T.shape)
+    t0s = jnp.minimum(T[:, 0], 0.0) if t0 is None else jnp.broadcast_to(jnp.asarray(t0, jnp.float64), (n,))
+    ids = np.arange(1, n + 1) if ids is None else np.asarray(ids)
+    chunk = max(1, min(int(chunk_size), n))
+    n_chunks = -(-n // chunk)
+    bar = None
+    if progress or (progress is None and n_chunks > 1):
+        try:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=n, unit="subject", desc=f"simulating {compiled.model.name}")
+        except ImportError:  # tqdm is optional
+            bar = None
+    ys_chunks, args_chunks = [], []
+    for c in range(n_chunks):
+        lo, hi = c * chunk, min((c + 1) * chunk, n)
+        index = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad the last chunk: static shapes
+        take = lambda a: a[index]  # noqa: E731
+        nums = {k: take(jnp.asarray(v)) if not isinstance(v, np.ndarray) else v[index] for k, v in numbers.items()}
+        ys, failed, args = _population_core(compiled, T[index], flags[index], P[index], structure, nums, options,
+                                            t0s[index])
+        ys, failed = ys[: hi - lo], failed[: hi - lo]
+        args = jax.tree_util.tree_map(lambda a: a[: hi - lo], args)
+        if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((ys, failed))):
+            bad = (np.asarray(failed)[:, 0] >= 0) | ~np.all(np.isfinite(np.asarray(ys)), axis=(1, 2))
+            if bad.any():
+                s = int(np.argmax(bad))
+                try:
+                    _raise_on_failure(compiled, T[lo + s], ys[s], failed[s], options)
+                except SolverError as err:
+                    raise SolverError(f"subject {ids[lo + s]} (position {lo + s}): {err}") from None
+        ys_chunks.append(ys)
+        args_chunks.append(args)
+        if bar is not None:
+            bar.update(hi - lo)
+    if bar is not None:
+        bar.close()
+    ys = jnp.concatenate(ys_chunks)
+    args = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *args_chunks)
+    return PopulationSolution(compiled, T, ys, args, ids)
+
+
+def _parameter_matrix(compiled, params, n):
+    columns = []
+    for i, name in enumerate(compiled.parameter_names):
+        value = params.get(name, compiled.default_parameters[i])
+        columns.append(jnp.broadcast_to(jnp.asarray(value, jnp.float64), (n,)))
+    unknown = [k for k in params if k not in compiled.parameter_names]
+    if unknown:
+        compiled.parameter_vector({unknown[0]: 0.0})  # raises the standard error
+    return jnp.stack(columns, axis=1)
