@@ -9,6 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optimistix as optx
 
 from ..compile import CompiledModel
 from ..dosing import Regimen, as_regimen
@@ -36,7 +37,9 @@ def solver_options(solver=None, rtol=None, atol=None, max_steps=None, adjoint=No
     ``"direct"`` (both), or a diffrax adjoint instance.
     """
     if solver is None:
-        solver = diffrax.Kvaerno5()
+        # Newton rather than diffrax's default VeryChord: the chord iteration reported spurious
+        # failures on plain linear decay between closely spaced events.
+        solver = diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
     elif isinstance(solver, str):
         try:
             solver = _SOLVERS[solver.lower()]()

@@ -99,34 +99,41 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
     for row, i in enumerate(structure.steady_state_doses):
         ss_row = ss_row.at[i].set(row)
     n_events = table["time"].shape[0]
-    t_end = jnp.maximum(ts[-1], t0)
-    # segment k runs from bounds[k] to bounds[k+1]; event k acts at bounds[k+1]
-    bounds = jnp.concatenate([jnp.reshape(t0, (1,)).astype(dtype), jnp.clip(table["time"], t0, t_end),
-                              jnp.reshape(t_end, (1,)).astype(dtype)])
-    n_segments = n_events + 1
+    n_out = ts.shape[0]
+    # One grid of output times and event times, sorted by (time, priority): outputs flagged
+    # "before" come first at equal times, then events in record order, then other outputs.
+    grid_t = jnp.concatenate([ts.astype(dtype), jnp.maximum(table["time"], t0).astype(dtype)])
+    priority = jnp.concatenate([jnp.where(before, 0, 2), jnp.ones((n_events,), jnp.int32)])
+    order = jnp.lexsort((jnp.arange(n_out + n_events), priority, grid_t))
+    grid_t = grid_t[order]
+    is_output = order < n_out
 
     def step(carry, k):
-        y, active, out, failed = carry
-        a, b = bounds[k], bounds[k + 1]
+        y, t, active, out, failed = carry
+        target = grid_t[k]
         u = jnp.zeros((n,), dtype)
         if active.size:
             u = u.at[info["slot_target"]].add(info["slot_rate"] * active)
-        ys, y_end, result = integrate_segment(compiled, a, b, y, args, u, jnp.clip(ts, a, b), options)
-        last = k == n_segments - 1
-        inside_after = (ts >= a) & ((ts < b) | last)
-        inside_before = ((ts > a) | (k == 0)) & (ts <= b)
-        inside = jnp.where(before, inside_before, inside_after)
-        out = jnp.where(inside[:, None], ys, out)
-        first_failure = (failed[0] < 0) & (result != diffrax.RESULTS.successful)
-        failed = jnp.where(first_failure, jnp.stack([a, b]), failed)
-        if n_events:
-            y_end, active = _apply_event(jnp.minimum(k, n_events - 1), table, y_end, active, y_init,
-                                         ss_states, ss_row)
-        return (y_end, active, out, failed), None
 
-    carry0 = (y_init, jnp.zeros((structure.n_infusions,), dtype), jnp.zeros((ts.shape[0], n), dtype),
-              -jnp.ones((2,), dtype))
-    (_, _, out, failed), _ = jax.lax.scan(step, carry0, jnp.arange(n_segments))
+        def advance(y):
+            _, y_end, result = integrate_segment(compiled, t, target, y, args, u, jnp.zeros((0,), dtype), options)
+            return y_end, result != diffrax.RESULTS.successful
+
+        y, seg_failed = jax.lax.cond(target > t, advance, lambda y: (y, jnp.asarray(False)), y)
+        failed = jnp.where((failed[0] < 0) & seg_failed, jnp.stack([t, target]), failed)
+        index = order[k]
+        slot = jnp.minimum(index, n_out - 1)
+        out = out.at[slot].set(jnp.where(is_output[k], y, out[slot]))
+        if n_events:
+            event = jnp.clip(index - n_out, 0, n_events - 1)
+            y_new, active_new = _apply_event(event, table, y, active, y_init, ss_states, ss_row)
+            y = jnp.where(is_output[k], y, y_new)
+            active = jnp.where(is_output[k], active, active_new)
+        return (y, target, active, out, failed), None
+
+    carry0 = (y_init, jnp.asarray(t0, dtype), jnp.zeros((structure.n_infusions,), dtype),
+              jnp.zeros((n_out, n), dtype), -jnp.ones((2,), dtype))
+    (_, _, _, out, failed), _ = jax.lax.scan(step, carry0, jnp.arange(n_out + n_events))
     return out, failed, args
 
 
