@@ -14,7 +14,7 @@ import optimistix as optx
 from ..compile import CompiledModel
 from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
-from .events import RegimenStructure, split_regimen
+from .events import TAIL_SLOTS, RegimenStructure, split_regimen
 from .solution import Solution
 from .solve import SolverOptions, simulate_core
 
@@ -81,9 +81,19 @@ def _check_regimen_numbers(structure: RegimenStructure, numbers: dict, t0) -> No
             if d.lag is None and float(numbers["lag"][i]) >= tau:
                 raise DosingError(f"{what}: steady state with a lag ({float(numbers['lag'][i]):g}) not shorter "
                                   f"than the interval ({tau:g}) is not supported.")
-            if d.kind == "infusion" and d.duration is None and not d.by_rate and float(numbers["duration"][i]) > tau:
-                raise DosingError(f"{what}: a steady-state infusion longer ({float(numbers['duration'][i]):g}) than "
-                                  f"its interval ({tau:g}) is not supported.")
+            if d.kind == "infusion":
+                lag = float(numbers["lag"][i]) if d.lag is None else 0.0
+                if d.by_rate and d.rate is None and d.bioavailability is None:
+                    duration = float(numbers["amount"][i]) * float(numbers["bioavailability"][i]) / float(
+                        numbers["rate"][i])
+                elif not d.by_rate and d.duration is None:
+                    duration = float(numbers["duration"][i])
+                else:
+                    continue  # modelled: checked only when concrete values exist
+                if lag + duration >= (TAIL_SLOTS + 1) * tau:
+                    raise DosingError(f"{what}: a steady-state infusion overlapping more than {TAIL_SLOTS} earlier "
+                                      f"ones (lag + duration = {lag + duration:g}, interval {tau:g}) is not "
+                                      "supported.")
 
 
 def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None = None,
@@ -160,18 +170,21 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
                           "non-finite values). Try larger max_steps=, looser rtol=/atol=, a stiff solver "
                           "(the default Kvaerno5), or check parameter values.")
     else:
-        _raise_on_failure(compiled, ts, ys, failed, options)
+        _raise_on_failure(compiled, ts, ys, failed, options, args)
     return Solution(compiled, ts, ys, args)
 
 
-def _raise_on_failure(compiled, ts, ys, failed, options) -> None:
+def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:
     failed = np.asarray(failed)
     if failed[0] >= 0:
+        a, b = float(failed[0]), float(failed[1])
+        detail = _non_finite_derivative(compiled, ts, ys, a, args)
+        other = "" if isinstance(options.solver, diffrax.Kvaerno5) else "a stiff solver (solver='kvaerno5'), "
         raise SolverError(
-            f"model {compiled.model.name!r}: the integration failed between t={failed[0]:g} and t={failed[1]:g} "
+            f"model {compiled.model.name!r}: the integration failed between t={a:g} and t={b:g} "
             f"(max_steps={options.max_steps} reached or the step size collapsed) with "
-            f"{type(options.solver).__name__}, rtol={options.rtol:g}, atol={options.atol:g}. Try a stiff solver "
-            "(solver='kvaerno5', the default), a larger max_steps=, or check the parameter values."
+            f"{type(options.solver).__name__}, rtol={options.rtol:g}, atol={options.atol:g}.{detail} Try {other}"
+            "a larger max_steps=, looser rtol=/atol=, or check the parameter values."
         )
     bad = ~np.isfinite(np.asarray(ys))
     if bad.any():
@@ -181,6 +194,24 @@ def _raise_on_failure(compiled, ts, ys, failed, options) -> None:
             f"({np.asarray(ys)[row, col]}) at t={float(ts[row]):g}. Check the parameter values and the rate laws "
             "(division by zero, log of a negative number, overflow)."
         )
+
+
+def _non_finite_derivative(compiled, ts, ys, a, args) -> str:
+    """Names the states whose derivative is not finite at the last output before ``a``."""
+    if args is None:
+        return ""
+    ts_np = np.asarray(ts)
+    earlier = np.nonzero(ts_np <= a)[0]
+    if earlier.size:
+        t, y = ts_np[earlier[-1]], ys[earlier[-1]]
+    else:
+        t, y = a, compiled.initial_state(args)
+    dy = np.asarray(compiled.rhs(t, jnp.asarray(y), args))
+    names = [compiled.state_names[i] for i in np.nonzero(~np.isfinite(dy))[0]]
+    if not names:
+        return ""
+    return (f" The derivative of state {', '.join(repr(n) for n in names)} is not finite at t={float(t):g} "
+            "(division by zero, log or power of a negative number?).")
 
 
 from .population import PopulationSolution, simulate_population  # noqa: E402

@@ -55,9 +55,15 @@ class RegimenStructure:
 
     @property
     def n_infusions(self) -> int:
-        """Infusion slots: one per infusion dose, plus one per steady-state infusion for the tail
-        of the previous interval's infusion that is still running at the dose time."""
-        return self.n_dose_infusions + sum(1 for i in self.steady_state_doses if self.doses[i].kind == "infusion")
+        """Infusion slots: one per infusion dose, plus TAIL_SLOTS per steady-state infusion for the
+        infusions of earlier intervals that are still running at the dose's record time."""
+        n_ss_infusions = sum(1 for i in self.steady_state_doses if self.doses[i].kind == "infusion")
+        return self.n_dose_infusions + TAIL_SLOTS * n_ss_infusions
+
+
+#: A steady-state infusion longer than its interval overlaps earlier ones; this many earlier
+#: infusions can still be running at the record time (so lag + duration < (TAIL_SLOTS + 1) × interval).
+TAIL_SLOTS = 4
 
 
 def _num(x):
@@ -185,13 +191,15 @@ def event_table(compiled: CompiledModel, structure: RegimenStructure, numbers: d
         if d.steady_state:
             rows.append((t_record, SS1 if d.steady_state == 1 else SS2, 0, _num(0.0), 0, i))
             if d.kind == "infusion":
-                # the previous interval's infusion may still be running at the record time
+                # infusions of earlier intervals (started at record time + lag - k·tau) may still
+                # be running at the record time: each gets a slot until its own end
                 tau = numbers["interval"][i]
-                wrap = jnp.maximum(jnp.mod(starts[i] - t_record, tau) + durations[i] - tau, 0.0)
-                slot_target[tail_slot], slot_rate[tail_slot] = d.target, rates[i]
-                rows.append((t_record, START, d.target, rates[i], tail_slot, i))
-                rows.append((t_record + wrap, STOP, d.target, rates[i], tail_slot, i))
-                tail_slot += 1
+                for k in range(1, TAIL_SLOTS + 1):
+                    end = t_record + (starts[i] - t_record) - k * tau + durations[i]
+                    slot_target[tail_slot], slot_rate[tail_slot] = d.target, rates[i]
+                    rows.append((t_record, START, d.target, rates[i], tail_slot, i))
+                    rows.append((jnp.maximum(end, t_record), STOP, d.target, rates[i], tail_slot, i))
+                    tail_slot += 1
         if d.kind == "bolus":
             rows.append((starts[i], BOLUS, d.target, amounts[i], 0, i))
         else:

@@ -234,7 +234,8 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
             if bad.any():
                 s = int(np.argmax(bad))
                 try:
-                    _raise_on_failure(compiled, T[lo + s], ys[s], failed[s], options)
+                    _raise_on_failure(compiled, T[lo + s], ys[s], failed[s], options,
+                                      jax.tree_util.tree_map(lambda a: a[s], args))
                 except SolverError as err:
                     raise SolverError(f"subject {ids[lo + s]} (position {lo + s}): {err}") from None
         ys_chunks.append(ys)

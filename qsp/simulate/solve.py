@@ -119,7 +119,8 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
             _, y_end, result = integrate_segment(compiled, t, target, y, args, u, jnp.zeros((0,), dtype), options)
             return y_end, result != diffrax.RESULTS.successful
 
-        y, seg_failed = jax.lax.cond(target > t, advance, lambda y: (y, jnp.asarray(False)), y)
+        # after a failure nothing more is integrated (the caller raises anyway)
+        y, seg_failed = jax.lax.cond((target > t) & (failed[0] < 0), advance, lambda y: (y, jnp.asarray(False)), y)
         failed = jnp.where((failed[0] < 0) & seg_failed, jnp.stack([t, target]), failed)
         index = order[k]
         slot = jnp.minimum(index, n_out - 1)
@@ -179,15 +180,20 @@ def _one_interval_map(compiled, d, i, numbers, info, args, options):
             y = run(y, t_rec, t_rec + shift, zero_u)
             return run(y + amount * unit, t_rec + shift, t_rec + tau, zero_u)
     else:
-        u = info["rate"][i] * unit
-        end = shift + info["duration"][i]  # infusion runs over [shift, end) modulo tau
-        wrap = jnp.maximum(end - tau, 0.0)  # part of the previous infusion still running at 0
+        # Over one interval, n_full = floor(D / tau) earlier infusions run throughout (D the
+        # duration) and one more runs over [shift, shift + rest) modulo tau.
+        rate = info["rate"][i] * unit
+        duration = info["duration"][i]
+        n_full = jnp.floor(duration / tau)
+        base = n_full * rate
+        end = shift + (duration - n_full * tau)
+        wrap = jnp.maximum(end - tau, 0.0)  # the part of [shift, end) that wraps to [0, wrap)
 
         def phi(y):
-            y = run(y, t_rec, t_rec + wrap, u)
-            y = run(y, t_rec + wrap, t_rec + shift, zero_u)
-            y = run(y, t_rec + shift, t_rec + jnp.minimum(end, tau), u)
-            return run(y, t_rec + jnp.minimum(end, tau), t_rec + tau, zero_u)
+            y = run(y, t_rec, t_rec + wrap, base + rate)
+            y = run(y, t_rec + wrap, t_rec + shift, base)
+            y = run(y, t_rec + shift, t_rec + jnp.minimum(end, tau), base + rate)
+            return run(y, t_rec + jnp.minimum(end, tau), t_rec + tau, base)
     return phi
 
 
@@ -200,10 +206,19 @@ def _steady_state(compiled, d, i, numbers, info, args, options):
 
     solver = optx.Newton(rtol=1e-10, atol=1e-12)
     sol = optx.root_find(residual, solver, y0, max_steps=20, throw=False)
-    ok = sol.result == optx.RESULTS.successful
+    converged = sol.result == optx.RESULTS.successful
 
-    def fallback(_):
-        # repeated doses until the map no longer moves the state
-        return jax.lax.fori_loop(0, 200, lambda _, y: phi(y), sol.value)
+    # Fallback: repeat the dose interval until the state stops moving. A while loop, so that
+    # it costs nothing when Newton converged (also under vmap, where a cond would run both).
+    def keep_going(carry):
+        y, y_prev, k = carry
+        scale = 1e-10 * jnp.maximum(jnp.abs(y), 1e-12)
+        return (k < 10_000) & ~converged & jnp.any(jnp.abs(y - y_prev) > scale)
 
-    return jax.lax.cond(ok, lambda _: sol.value, fallback, None)
+    def repeat(carry):
+        y, _, k = carry
+        return phi(y), y, k + 1
+
+    y_start = jax.lax.stop_gradient(sol.value)
+    y, _, _ = jax.lax.while_loop(keep_going, repeat, (phi(y_start), y_start, 0))
+    return jnp.where(converged, sol.value, y)
