@@ -390,9 +390,10 @@ class Model:
             >>> A, B = qsp.Species("A", c), qsp.Species("B", c)
             >>> k = qsp.Parameter("k", 1.0)
             >>> pk = qsp.Model("pk", reactions=[qsp.Reaction([A], [], rate=k * A)])
-            >>> pd = qsp.Model("pd", reactions=[qsp.Reaction([A], [B], rate=k * A)])
-            >>> sorted(pk.compose(pd, prefix="pd").symbols)
-            ['A', 'B', 'c', 'k', 'pd_k']
+            >>> k_pd = qsp.Parameter("k", 2.0)          # another object named k
+            >>> pd = qsp.Model("pd", reactions=[qsp.Reaction([A], [B], rate=k_pd * A)])
+            >>> sorted(pk.compose(pd, prefix="pd").symbols)   # A and c shared; the rest namespaced
+            ['A', 'c', 'k', 'pd_B', 'pd_k']
         """
         parts = [self]
         own = {s.identity() for s in self._symbols.values()}

@@ -125,7 +125,7 @@ def mass_action(k, reactants=(), products=(), name: str | None = None) -> Reacti
         >>> c = Compartment("c", volume=2.0)
         >>> A, B = Species("A", c), Species("B", c)
         >>> mass_action(Parameter("k", 0.5), [A, A], [B]).rate
-        A**2*c*k
+        c*k*A**2
     """
     probe = Reaction(reactants, products, rate=0, name=name)
     anchor = next(iter(probe.reactants or probe.products))

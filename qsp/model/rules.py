@@ -41,7 +41,7 @@ class AssignmentRule(_Rule):
         >>> fu = Parameter("fu", 0.1)
         >>> Cfree = Variable("Cfree")
         >>> AssignmentRule(Cfree, fu * D).expression
-        D*fu
+        fu*D
     """
 
     kind = "assignment"
@@ -60,7 +60,7 @@ class RateRule(_Rule):
         >>> ke0 = Parameter("ke0", 0.5)
         >>> Ce = Variable("Ce", initial=0.0)
         >>> RateRule(Ce, ke0 * (D - Ce)).expression
-        ke0*(-Ce + D)
+        ke0*(D - Ce)
     """
 
     kind = "rate"

@@ -283,7 +283,7 @@ class Variable(ModelSymbol):
     Example:
         >>> Ce = Variable("Ce", initial=0.0, unit="mg/L")
         >>> Ce.initial
-        0
+        0.0
     """
 
     _fields = ("initial", "unit", "description")

@@ -78,11 +78,11 @@ def _check_regimen_numbers(structure: RegimenStructure, numbers: dict, t0) -> No
                               f"pass t0={t:g} (or earlier) to qsp.simulate.")
         if d.steady_state:
             tau = float(numbers["interval"][i])
-            if d.lag is None and float(numbers["lag"][i]) >= tau:
-                raise DosingError(f"{what}: steady state with a lag ({float(numbers['lag'][i]):g}) not shorter "
-                                  f"than the interval ({tau:g}) is not supported.")
+            lag = float(numbers["lag"][i]) if d.lag is None else 0.0
+            if lag >= TAIL_SLOTS * tau:
+                raise DosingError(f"{what}: a steady-state dose whose lag ({lag:g}) spans more than {TAIL_SLOTS} "
+                                  f"intervals ({tau:g}) is not supported.")
             if d.kind == "infusion":
-                lag = float(numbers["lag"][i]) if d.lag is None else 0.0
                 if d.by_rate and d.rate is None and d.bioavailability is None:
                     duration = float(numbers["amount"][i]) * float(numbers["bioavailability"][i]) / float(
                         numbers["rate"][i])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import sympy as sp
@@ -63,7 +64,7 @@ class RegimenStructure:
 
 #: A steady-state infusion longer than its interval overlaps earlier ones; this many earlier
 #: infusions can still be running at the record time (so lag + duration < (TAIL_SLOTS + 1) × interval).
-TAIL_SLOTS = 4
+TAIL_SLOTS = 8
 
 
 def _num(x):
@@ -139,6 +140,30 @@ def _check_expression(compiled, expr, what):
                               "declare it with qsp.Model(..., parameters=[...]).")
 
 
+def _cancelled_by_reset(structure: RegimenStructure, numbers: dict, starts) -> jax.Array:
+    """Per dose: True when a reset (EVID 3/4) or an SS=1 record comes after the dose's record
+    and before the dose arrives (after its lag) — NONMEM's reset clears pending doses.
+
+    Only the dose's *own* events (not its steady-state rows) are cancelled.
+    """
+    n = len(structure.doses)
+    if n == 0:
+        return jnp.zeros((1,), bool)
+    resets = [i for i, d in enumerate(structure.doses) if d.kind == "reset" or d.steady_state == 1]
+    t_rec = jnp.asarray(numbers["time"])
+    out = []
+    for j in range(n):
+        flag = jnp.asarray(False)
+        if structure.doses[j].kind != "reset":
+            for i in resets:
+                if i == j:
+                    continue
+                after_record = (t_rec[i] > t_rec[j]) | ((t_rec[i] == t_rec[j]) & (i > j))
+                flag = flag | (after_record & (t_rec[i] < starts[j]) & (jnp.asarray(numbers["enabled"])[i] > 0))
+        out.append(flag)
+    return jnp.stack(out)
+
+
 def dose_values(compiled: CompiledModel, structure: RegimenStructure, numbers: dict, args: Args):
     """Per dose: (start time, amount delivered, infusion rate, infusion duration), with lag, F and
     modelled rates/durations evaluated from the parameters."""
@@ -195,11 +220,19 @@ def event_table(compiled: CompiledModel, structure: RegimenStructure, numbers: d
                 # be running at the record time: each gets a slot until its own end
                 tau = numbers["interval"][i]
                 for k in range(1, TAIL_SLOTS + 1):
-                    end = t_record + (starts[i] - t_record) - k * tau + durations[i]
+                    begin = starts[i] - k * tau  # the infusion of the record k intervals earlier
+                    end = begin + durations[i]
                     slot_target[tail_slot], slot_rate[tail_slot] = d.target, rates[i]
-                    rows.append((t_record, START, d.target, rates[i], tail_slot, i))
+                    rows.append((jnp.maximum(begin, t_record), START, d.target, rates[i], tail_slot, i))
                     rows.append((jnp.maximum(end, t_record), STOP, d.target, rates[i], tail_slot, i))
                     tail_slot += 1
+            elif d.kind == "bolus":
+                # with a lag longer than the interval, doses of earlier records are still to come
+                tau = numbers["interval"][i]
+                for k in range(1, TAIL_SLOTS + 1):
+                    arrival = starts[i] - k * tau
+                    pending = jnp.where(arrival > t_record, amounts[i], 0.0)
+                    rows.append((jnp.maximum(arrival, t_record), BOLUS, d.target, pending, 0, i))
         if d.kind == "bolus":
             rows.append((starts[i], BOLUS, d.target, amounts[i], 0, i))
         else:
@@ -223,6 +256,9 @@ def event_table(compiled: CompiledModel, structure: RegimenStructure, numbers: d
         infusion=jnp.asarray([r[4] for r in rows], jnp.int32),
         dose=jnp.asarray([r[5] for r in rows], jnp.int32),
     )
+    cancelled = _cancelled_by_reset(structure, numbers, starts)
+    table["kind"] = jnp.where(cancelled[table["dose"]] & (table["kind"] != RESET) & (table["kind"] != SS1)
+                              & (table["kind"] != SS2), NONE, table["kind"])
     table = {k: v[order] for k, v in table.items()}
     # disabled doses (padding for subjects with fewer doses) become no-op events
     table["kind"] = jnp.where(jnp.asarray(numbers["enabled"])[table["dose"]] > 0, table["kind"], NONE)

@@ -204,6 +204,12 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
         raise DosingError(f"simulate_population: inconsistent numbers of subjects: {sizes}.")
     n = next(iter(sizes.values()), 1)
     regimens = regimen if "regimen" in sizes else [as_regimen(regimen)] * n
+    from . import _check_regimen_numbers
+
+    for r in regimens:
+        one_structure, one_numbers = split_regimen(compiled, as_regimen(r))
+        if not any(isinstance(v, jax.core.Tracer) for v in one_numbers.values()):
+            _check_regimen_numbers(one_structure, one_numbers, -np.inf if t0 is None else t0)
     structure, numbers = batch_regimens(compiled, regimens)
     P = _parameter_matrix(compiled, params, n)
     T = jnp.broadcast_to(jnp.asarray(ts, jnp.float64), (n, np.shape(ts)[-1]))

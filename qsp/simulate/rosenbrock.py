@@ -163,7 +163,8 @@ _SAFETY = 0.9
 _FACMIN = 0.2
 _FACMAX = 6.0
 _EXPONENT = 1.0 / 5.0  # 1 / (embedded order + 1) for both pairs
-_SMALL_N = 8  # unrolled Gauss-Jordan up to this size, LAPACK LU above
+_UNROLLED_N = 4  # scalar-unrolled Gauss-Jordan up to this size
+_SMALL_N = 8  # row-wise Gauss-Jordan up to this size, LAPACK LU above
 
 _sg = lax.stop_gradient
 
@@ -180,38 +181,71 @@ def _lincomb(coeffs, vecs, scale=None):
 
 
 # ----------------------------------------------------------------------------- linear solves
-def _gj_inverse(a):
-    """Inverse of a small (n, n) matrix: Gauss-Jordan with partial pivoting, unrolled over n.
+def _gj_inverse_unrolled(a):
+    """Inverse of a small (n, n) matrix by Gauss-Jordan elimination with partial pivoting,
+    fully unrolled into scalar operations (static n).
 
-    Pivoting is implicit: at column k the pivot is the unused row with the largest |a[:, k]|;
-    that row is normalised and column k is eliminated from every other row. The left block
-    ends as a row permutation of I; the right block, rows reordered, is the inverse. Every
-    operation is element-wise or a length-n reduction, so XLA fuses it and vmap vectorises it.
+    At column k the pivot is the row (among k..n-1) with the largest |a_ik|, found by a
+    tournament on scalars; it is swapped into row k with selects, normalised, and column k is
+    eliminated from every other row. Only element-wise scalar ops: XLA fuses them into a few
+    kernels and ``vmap`` turns them into plain vector code. Fast for n <= 4; XLA's fusion
+    degrades badly for larger unrolled graphs under vmap, hence ``_gj_inverse_rows`` there.
     """
     n = a.shape[-1]
-    rows = jnp.arange(n)
-    aug = jnp.concatenate([a, jnp.eye(n, dtype=a.dtype)], axis=1)
-    unused = jnp.ones((n,), dtype=bool)
-    pivot_rows = []
+    one = jnp.ones((), a.dtype)
+    zero = jnp.zeros((), a.dtype)
+    rows = [[a[i, j] for j in range(n)] + [one if j == i else zero for j in range(n)] for i in range(n)]
     for k in range(n):
-        col = aug[:, k]
-        p = jnp.argmax(jnp.where(unused, jnp.abs(col), -1.0))
-        is_p = rows == p
-        prow = jnp.sum(jnp.where(is_p[:, None], aug, 0.0), axis=0)
-        prow = prow / prow[k]
-        aug = jnp.where(is_p[:, None], prow[None, :], aug - col[:, None] * prow[None, :])
-        unused = unused & ~is_p
-        pivot_rows.append(is_p)
-    perm = jnp.stack(pivot_rows).astype(a.dtype)  # perm[k, i] = 1 where row i pivoted column k
-    return perm @ aug[:, n:]
+        best = jnp.asarray(k)
+        best_abs = jnp.abs(rows[k][k])
+        for i in range(k + 1, n):
+            v = jnp.abs(rows[i][k])
+            better = v > best_abs
+            best = jnp.where(better, i, best)
+            best_abs = jnp.where(better, v, best_abs)
+        pivot_row, old_k = rows[k], rows[k]
+        for i in range(k + 1, n):
+            sel = best == i
+            pivot_row = [jnp.where(sel, x, y) for x, y in zip(rows[i], pivot_row)]
+            rows[i] = [jnp.where(sel, y, x) for x, y in zip(rows[i], old_k)]
+        inv_p = 1.0 / pivot_row[k]
+        rk = [x * inv_p for x in pivot_row]
+        rows[k] = rk
+        for i in range(n):
+            if i != k:
+                lik = rows[i][k]
+                rows[i] = [x if j <= k else x - lik * y for j, (x, y) in enumerate(zip(rows[i], rk))]
+    return jnp.stack([jnp.stack(r[n:]) for r in rows])
+
+
+def _gj_inverse_rows(a):
+    """Same algorithm as ``_gj_inverse_unrolled`` with whole-matrix ops per column (n unrolled
+    steps of a few fused kernels each)."""
+    n = a.shape[-1]
+    aug = jnp.concatenate([a, jnp.eye(n, dtype=a.dtype)], axis=1)
+    idx = jnp.arange(n)
+    for k in range(n):
+        col = jnp.abs(aug[:, k])
+        best = jnp.asarray(k)
+        best_abs = col[k]
+        for i in range(k + 1, n):
+            better = col[i] > best_abs
+            best = jnp.where(better, i, best)
+            best_abs = jnp.where(better, col[i], best_abs)
+        pivot_row = aug[best]
+        aug = jnp.where((idx == best)[:, None], aug[k][None, :], aug)
+        rk = pivot_row / pivot_row[k]
+        aug = jnp.where((idx == k)[:, None], rk[None, :], aug - aug[:, k:k + 1] * rk[None, :])
+    return aug[:, n:]
 
 
 def _make_solver(w, linsolve: str):
+    """A function b -> W^{-1} b, factorising W once."""
     n = w.shape[-1]
     if linsolve == "auto":
-        linsolve = "gj" if n <= _SMALL_N else "lu"
-    if linsolve == "gj":
-        winv = _gj_inverse(w)
+        linsolve = "unrolled" if n <= _UNROLLED_N else ("rows" if n <= _SMALL_N else "lu")
+    if linsolve in ("unrolled", "rows", "inv"):
+        winv = {"unrolled": _gj_inverse_unrolled, "rows": _gj_inverse_rows, "inv": jnp.linalg.inv}[linsolve](w)
         return lambda b: jnp.sum(winv * b[None, :], axis=1)
     if linsolve == "lu":
         lu_piv = jax.scipy.linalg.lu_factor(w)

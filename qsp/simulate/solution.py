@@ -14,7 +14,7 @@ class Solution(eqx.Module):
     """The result of :func:`qsp.simulate`.
 
     ``sol[name]`` gives, at each output time, an observable, an assignment-rule variable,
-    a rate-rule variable, a species' concentration (its amount when it is amount-based),
+    a rate-rule variable, a species' concentration (amount / volume, also for an amount-based species),
     a parameter or a compartment's volume; ``sol.amount(name)`` a species' amount.
     Everything is a JAX array, so a ``Solution`` can be used inside ``jax.jit`` and
     differentiated.

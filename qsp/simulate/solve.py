@@ -93,8 +93,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
     dtype = y_init.dtype
     n = y_init.shape[0]
     table, info = event_table(compiled, structure, numbers, args)
-    ss_list = steady_states(compiled, structure, numbers, info, args, options)
-    ss_states = jnp.stack(ss_list) if ss_list else jnp.zeros((0, n), dtype)
+    ss_states = steady_states(compiled, structure, numbers, info, args, options)
     ss_row = jnp.full((max(len(structure.doses), 1),), -1, jnp.int32)
     for row, i in enumerate(structure.steady_state_doses):
         ss_row = ss_row.at[i].set(row)
@@ -139,66 +138,69 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
 
 
 def steady_states(compiled, structure: RegimenStructure, numbers, info, args, options):
-    """For each steady-state dose: the state just before it at periodic steady state.
+    """For each steady-state dose (rows, in dose order): the state at its record time at steady state.
 
-    The state at a dose time at steady state is the fixed point y* = Φ(y*) of the
-    one-interval map Φ (start at the dose's record time with state y, give the dose —
-    after its lag, as a bolus or an infusion — and integrate for one interval). It is
-    found by Newton's method on Φ(y) − y with an implicit-function gradient
-    (optimistix), falling back to repeated integration of Φ if Newton does not
-    converge. For a linear model Newton is exact in one step.
+    The state at a dose's record time at steady state is the fixed point y* = Φ(y*) of the
+    one-interval map Φ (start at the record time with state y, give the dose — after its
+    lag, as a bolus or an infusion, with the infusions of earlier intervals that overlap —
+    and integrate for one interval). It is found by Newton's method on Φ(y) − y with an
+    implicit-function gradient (optimistix), falling back to repeated integration of Φ if
+    Newton does not converge. For a linear model Newton is exact in one step. All
+    steady-state doses share one vmapped computation (one compilation).
     """
-    results = []
-    for i, d in enumerate(structure.doses):
-        if not d.steady_state:
-            continue
-        results.append(_steady_state(compiled, d, i, numbers, info, args, options))
-    return results
+    index = structure.steady_state_doses
+    n = compiled.n_states
+    if not index:
+        return jnp.zeros((0, n), args.p.dtype)
+    pick = lambda values: jnp.stack([jnp.asarray(values[i], args.p.dtype) for i in index])  # noqa: E731
+    is_bolus = jnp.asarray([structure.doses[i].kind == "bolus" for i in index])
+    t_rec, tau = pick(numbers["time"]), pick(numbers["interval"])
+    lag = pick(info["start"]) - t_rec
+    jump = jnp.where(is_bolus, pick(info["amount"]), 0.0)
+    rate = jnp.where(is_bolus, 0.0, pick(info["rate"]))
+    duration = jnp.where(is_bolus, 0.0, pick(info["duration"]))
+    target = jnp.asarray([structure.doses[i].target for i in index], jnp.int32)
+
+    def one(t_rec, tau, lag, jump, rate, duration, target):
+        return _steady_state(compiled, args, options, t_rec, tau, lag, jump, rate, duration, target)
+
+    return jax.vmap(one)(t_rec, tau, lag, jump, rate, duration, target)
 
 
-def _one_interval_map(compiled, d, i, numbers, info, args, options):
-    t_rec = numbers["time"][i]
-    tau = numbers["interval"][i]
-    start = info["start"][i]
-    lag = start - t_rec
-    amount = info["amount"][i]
+def _one_interval_map(compiled, args, options, t_rec, tau, lag, jump, rate, duration, target):
+    """Φ: one dosing interval from the record time, for a bolus (``jump``) or an infusion
+    (``rate`` for ``duration``), given at ``lag`` (modulo the interval) after the record time."""
     n = compiled.n_states
     dtype = args.p.dtype
     inner = SolverOptions(options.solver, options.rtol, options.atol, options.max_steps, diffrax.DirectAdjoint())
     nothing = jnp.zeros((0,), dtype)
-    zero_u = jnp.zeros((n,), dtype)
-    unit = jnp.zeros((n,), dtype).at[d.target].set(1.0)
+    unit = jax.nn.one_hot(target, n, dtype=dtype)
 
     def run(y, a, b, u):
         _, y_end, _ = integrate_segment(compiled, a, b, y, args, u, nothing, inner)
         return y_end
 
-    shift = jnp.mod(lag, tau)  # a lag longer than the interval wraps into the interval
+    shift = jnp.mod(lag, tau)
+    # Over one interval n_full = floor(D / tau) earlier infusions run throughout and one more
+    # runs over [shift, shift + rest) modulo tau (D the duration; D = 0 for a bolus).
+    n_full = jnp.floor(duration / tau)
+    base = n_full * rate * unit
+    extra = rate * unit
+    end = shift + (duration - n_full * tau)
+    wrap = jnp.maximum(end - tau, 0.0)  # the part of [shift, end) that wraps to [0, wrap)
+    stop = jnp.minimum(end, tau)
 
-    if d.kind == "bolus":
-        def phi(y):
-            y = run(y, t_rec, t_rec + shift, zero_u)
-            return run(y + amount * unit, t_rec + shift, t_rec + tau, zero_u)
-    else:
-        # Over one interval, n_full = floor(D / tau) earlier infusions run throughout (D the
-        # duration) and one more runs over [shift, shift + rest) modulo tau.
-        rate = info["rate"][i] * unit
-        duration = info["duration"][i]
-        n_full = jnp.floor(duration / tau)
-        base = n_full * rate
-        end = shift + (duration - n_full * tau)
-        wrap = jnp.maximum(end - tau, 0.0)  # the part of [shift, end) that wraps to [0, wrap)
-
-        def phi(y):
-            y = run(y, t_rec, t_rec + wrap, base + rate)
-            y = run(y, t_rec + wrap, t_rec + shift, base)
-            y = run(y, t_rec + shift, t_rec + jnp.minimum(end, tau), base + rate)
-            return run(y, t_rec + jnp.minimum(end, tau), t_rec + tau, base)
+    def phi(y):
+        y = run(y, t_rec, t_rec + wrap, base + extra)
+        y = run(y, t_rec + wrap, t_rec + shift, base)
+        y = y + jump * unit
+        y = run(y, t_rec + shift, t_rec + stop, base + extra)
+        return run(y, t_rec + stop, t_rec + tau, base)
     return phi
 
 
-def _steady_state(compiled, d, i, numbers, info, args, options):
-    phi = _one_interval_map(compiled, d, i, numbers, info, args, options)
+def _steady_state(compiled, args, options, *dose):
+    phi = _one_interval_map(compiled, args, options, *dose)
     y0 = jnp.zeros((compiled.n_states,), args.p.dtype)
 
     def residual(y, _):
@@ -219,6 +221,8 @@ def _steady_state(compiled, d, i, numbers, info, args, options):
         y, _, k = carry
         return phi(y), y, k + 1
 
+    # (gradients flow through the Newton solution only: reverse mode cannot cross a while loop)
     y_start = jax.lax.stop_gradient(sol.value)
-    y, _, _ = jax.lax.while_loop(keep_going, repeat, (phi(y_start), y_start, 0))
-    return jnp.where(converged, sol.value, y)
+    y, _, _ = jax.lax.while_loop(keep_going, repeat,
+                                 (jax.lax.stop_gradient(phi(y_start)), y_start, 0))
+    return jnp.where(converged, sol.value, jax.lax.stop_gradient(y))
