@@ -16,35 +16,42 @@ from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
 from .events import TAIL_SLOTS, RegimenStructure, split_regimen
 from .solution import Solution
-from .solve import SolverOptions, simulate_core
+from .solve import NativeSolver, SolverOptions, simulate_core
 
 #: Default tolerances: accurate to about 1e-6 relative on the reference problems.
 DEFAULT_RTOL = 1e-8
 DEFAULT_ATOL = 1e-10
 DEFAULT_MAX_STEPS = 100_000
 
+#: qsp's own integrators (carry the step size across intervals) and the default among them.
+_NATIVE = ("rodas5p", "rodas5", "tsit5")
+DEFAULT_SOLVER = "rodas5p"
+
+#: diffrax solvers by name ("diffrax-tsit5" etc. to pick diffrax's over qsp's own).
 _SOLVERS = {
-    "kvaerno5": diffrax.Kvaerno5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
-    "tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
+    # Newton rather than diffrax's default VeryChord: the chord iteration reported spurious
+    # failures on plain linear decay between closely spaced events.
+    "kvaerno5": lambda: diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12)),
+    "diffrax-tsit5": diffrax.Tsit5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
+    "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
 }
 
 
 def solver_options(solver=None, rtol=None, atol=None, max_steps=None, adjoint=None) -> SolverOptions:
-    """Resolve user options into a :class:`SolverOptions` (defaults: stiff-safe Kvaerno5, rtol 1e-8).
+    """Resolve user options into a :class:`SolverOptions` (defaults: qsp's stiff-safe Rodas5P, rtol 1e-8).
 
-    ``solver`` may be a diffrax solver instance or a name (``"kvaerno5"``, ``"tsit5"``, ...);
+    ``solver`` may be a name — qsp's own ``"rodas5p"`` (default), ``"rodas5"``, ``"tsit5"``, or
+    diffrax's ``"kvaerno5"``, ``"diffrax-tsit5"``, ``"dopri5"``... — or a diffrax solver instance;
     ``adjoint`` ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),
     ``"direct"`` (both), or a diffrax adjoint instance.
     """
     if solver is None:
-        # Newton rather than diffrax's default VeryChord: the chord iteration reported spurious
-        # failures on plain linear decay between closely spaced events.
-        solver = diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
+        solver = NativeSolver(DEFAULT_SOLVER)
     elif isinstance(solver, str):
         try:
-            solver = _SOLVERS[solver.lower()]()
+            solver = NativeSolver(solver.lower()) if solver.lower() in _NATIVE else _SOLVERS[solver.lower()]()
         except KeyError:
-            raise SolverError(f"unknown solver {solver!r}; choose one of {sorted(_SOLVERS)} "
+            raise SolverError(f"unknown solver {solver!r}; choose one of {sorted([*_NATIVE, *_SOLVERS])} "
                               "or pass a diffrax solver instance.") from None
     adjoints = {None: diffrax.RecursiveCheckpointAdjoint, "reverse": diffrax.RecursiveCheckpointAdjoint,
                 "forward": diffrax.ForwardMode, "direct": diffrax.DirectAdjoint}
@@ -118,7 +125,8 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
         regimen: a :class:`~qsp.Regimen` (or a list of dose records).
         before: booleans, one per output time: report the state before events at that time.
         t0: start time of the simulation.
-        solver: a diffrax solver or a name; default Kvaerno5 (stiff-safe, 5th order).
+        solver: a name or a diffrax solver; default ``"rodas5p"``, qsp's own Rosenbrock method
+            (stiff-safe, L-stable, 5th order, exact Jacobian; see :mod:`qsp.simulate.rosenbrock`).
         rtol, atol: tolerances (default 1e-8 and 1e-10).
         max_steps: most steps per segment between events (default 100,000).
         adjoint: ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),
@@ -168,7 +176,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
         ys = eqx.error_if(ys, (failed[0] >= 0) | ~jnp.all(jnp.isfinite(ys)),
                           "qsp.simulate: the integration failed (max_steps reached, step size collapsed, or "
                           "non-finite values). Try larger max_steps=, looser rtol=/atol=, a stiff solver "
-                          "(the default Kvaerno5), or check parameter values.")
+                          "(the default 'rodas5p'), or check parameter values.")
     else:
         _raise_on_failure(compiled, ts, ys, failed, options, args)
     return Solution(compiled, ts, ys, args)
@@ -179,7 +187,9 @@ def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:
     if failed[0] >= 0:
         a, b = float(failed[0]), float(failed[1])
         detail = _non_finite_derivative(compiled, ts, ys, a, args)
-        other = "" if isinstance(options.solver, diffrax.Kvaerno5) else "a stiff solver (solver='kvaerno5'), "
+        stiff = isinstance(options.solver, diffrax.Kvaerno5) or (
+            isinstance(options.solver, NativeSolver) and options.solver.name != "tsit5")
+        other = "" if stiff else "a stiff solver (solver='rodas5p', the default), "
         raise SolverError(
             f"model {compiled.model.name!r}: the integration failed between t={a:g} and t={b:g} "
             f"(max_steps={options.max_steps} reached or the step size collapsed) with "

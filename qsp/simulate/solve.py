@@ -48,11 +48,45 @@ def _term(compiled: CompiledModel):
     return diffrax.ODETerm(vector_field)
 
 
-def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, ts, options: SolverOptions):
-    """Integrate from ``t0`` to ``t1`` with constant input ``u``; return (ys at ts, y(t1), result).
+@dataclass(frozen=True)
+class NativeSolver:
+    """One of qsp's own integrators (:mod:`qsp.simulate.rosenbrock`): ``"rodas5p"`` (default;
+    stiff, L-stable, exact Jacobian), ``"rodas5"``, or ``"tsit5"`` (explicit, non-stiff). Their
+    step size carries from one interval to the next, so short intervals between doses and
+    outputs cost no restart."""
 
-    ``ts`` must lie in [t0, t1] (callers clip them).
+    name: str
+
+
+def _differentiable(adjoint) -> str:
+    return "forward" if isinstance(adjoint, diffrax.ForwardMode) else "reverse"
+
+
+def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, ts, options: SolverOptions, dt0=None):
+    """Integrate from ``t0`` to ``t1`` with constant input ``u``.
+
+    Returns ``(ys at ts, y(t1), failed, dt_next)``; ``ts`` must lie in [t0, t1] (callers clip
+    them; native solvers take no ``ts``). ``dt_next`` is the step proposal for the next interval
+    (native solvers; NaN for diffrax, which restarts each call).
     """
+    if isinstance(options.solver, NativeSolver):
+        from . import rosenbrock
+
+        def f(t, y, a):
+            return compiled.rhs(t, y, a) + u
+
+        def jac(t, y, a):
+            return compiled.jacobian(t, y, a)
+
+        dt0 = jnp.asarray(-1.0 if dt0 is None else dt0, y0.dtype)
+        kwargs = dict(rtol=options.rtol, atol=options.atol, dt0=dt0, max_steps=options.max_steps,
+                      differentiable=_differentiable(options.adjoint))
+        if options.solver.name == "tsit5":
+            y1, dt_next, _, ok = rosenbrock.integrate_explicit(f, jac, t0, t1, y0, args, **kwargs)
+        else:
+            y1, dt_next, _, ok = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=options.solver.name,
+                                                      **kwargs)
+        return jnp.zeros((0,) + y0.shape, y0.dtype), y1, ~ok, dt_next
     controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
     saveat = diffrax.SaveAt(ts=ts, t1=True) if ts.shape[0] else diffrax.SaveAt(t1=True)
     sol = diffrax.diffeqsolve(
@@ -60,7 +94,7 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, ts, op
         saveat=saveat, stepsize_controller=controller,
         max_steps=options.max_steps, adjoint=options.adjoint, throw=False,
     )
-    return sol.ys[:-1], sol.ys[-1], sol.result
+    return sol.ys[:-1], sol.ys[-1], sol.result != diffrax.RESULTS.successful, jnp.asarray(jnp.nan, y0.dtype)
 
 
 def _apply_event(k, table, y, active, y_init, ss_states, ss_row):
@@ -108,18 +142,20 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
     is_output = order < n_out
 
     def step(carry, k):
-        y, t, active, out, failed = carry
+        y, t, dt, active, out, failed = carry
         target = grid_t[k]
         u = jnp.zeros((n,), dtype)
         if active.size:
             u = u.at[info["slot_target"]].add(info["slot_rate"] * active)
 
         def advance(y):
-            _, y_end, result = integrate_segment(compiled, t, target, y, args, u, jnp.zeros((0,), dtype), options)
-            return y_end, result != diffrax.RESULTS.successful
+            _, y_end, seg_failed, dt_next = integrate_segment(compiled, t, target, y, args, u,
+                                                              jnp.zeros((0,), dtype), options, dt)
+            return y_end, seg_failed, dt_next
 
         # after a failure nothing more is integrated (the caller raises anyway)
-        y, seg_failed = jax.lax.cond((target > t) & (failed[0] < 0), advance, lambda y: (y, jnp.asarray(False)), y)
+        y, seg_failed, dt = jax.lax.cond((target > t) & (failed[0] < 0), advance,
+                                         lambda y: (y, jnp.asarray(False), dt), y)
         failed = jnp.where((failed[0] < 0) & seg_failed, jnp.stack([t, target]), failed)
         index = order[k]
         slot = jnp.minimum(index, n_out - 1)
@@ -129,11 +165,11 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
             y_new, active_new = _apply_event(event, table, y, active, y_init, ss_states, ss_row)
             y = jnp.where(is_output[k], y, y_new)
             active = jnp.where(is_output[k], active, active_new)
-        return (y, target, active, out, failed), None
+        return (y, target, dt, active, out, failed), None
 
-    carry0 = (y_init, jnp.asarray(t0, dtype), jnp.zeros((structure.n_infusions,), dtype),
+    carry0 = (y_init, jnp.asarray(t0, dtype), jnp.asarray(-1.0, dtype), jnp.zeros((structure.n_infusions,), dtype),
               jnp.zeros((n_out, n), dtype), -jnp.ones((2,), dtype))
-    (_, _, _, out, failed), _ = jax.lax.scan(step, carry0, jnp.arange(n_out + n_events))
+    (_, _, _, _, out, failed), _ = jax.lax.scan(step, carry0, jnp.arange(n_out + n_events))
     return out, failed, args
 
 
@@ -167,17 +203,23 @@ def steady_states(compiled, structure: RegimenStructure, numbers, info, args, op
     return jax.vmap(one)(t_rec, tau, lag, jump, rate, duration, target)
 
 
+STEADY_STATE_SOLVER = diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
+
+
 def _one_interval_map(compiled, args, options, t_rec, tau, lag, jump, rate, duration, target):
     """Φ: one dosing interval from the record time, for a bolus (``jump``) or an infusion
     (``rate`` for ``duration``), given at ``lag`` (modulo the interval) after the record time."""
     n = compiled.n_states
     dtype = args.p.dtype
-    inner = SolverOptions(options.solver, options.rtol, options.atol, options.max_steps, diffrax.DirectAdjoint())
+    # Newton needs forward mode through Φ and the implicit gradient reverse mode: diffrax with
+    # DirectAdjoint supports both (qsp's native loops support one or the other).
+    solver = STEADY_STATE_SOLVER if isinstance(options.solver, NativeSolver) else options.solver
+    inner = SolverOptions(solver, options.rtol, options.atol, options.max_steps, diffrax.DirectAdjoint())
     nothing = jnp.zeros((0,), dtype)
     unit = jax.nn.one_hot(target, n, dtype=dtype)
 
     def run(y, a, b, u):
-        _, y_end, _ = integrate_segment(compiled, a, b, y, args, u, nothing, inner)
+        _, y_end, _, _ = integrate_segment(compiled, a, b, y, args, u, nothing, inner)
         return y_end
 
     shift = jnp.mod(lag, tau)
