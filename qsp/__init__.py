@@ -10,6 +10,9 @@ import jax as _jax
 _jax.config.update("jax_enable_x64", True)  # float64 by default (DESIGN.md)
 
 from . import errors  # noqa: E402
+from .errors import (  # noqa: E402
+    CompileError, DataError, DosingError, ModelError, QSPError, SolverError, UnitError,
+)
 from .model import (  # noqa: E402
     AssignmentRule, Compartment, Model, Parameter, RateRule, Reaction, Species, Variable, compose, mass_action, time,
 )
@@ -19,9 +22,18 @@ from .graph import ConservationLaw, Dependencies, ReactionGraph  # noqa: E402
 from .simulate import PopulationSolution, Solution, simulate, simulate_population  # noqa: E402
 
 __all__ = [
-    "errors", "AssignmentRule", "Compartment", "Model", "Parameter", "RateRule", "Reaction", "Species",
+    "errors", "QSPError", "ModelError", "UnitError", "CompileError", "DosingError", "SolverError", "DataError", "AssignmentRule", "Compartment", "Model", "Parameter", "RateRule", "Reaction", "Species",
     "Variable", "compose", "mass_action", "time", "CompiledModel", "compile", "Bolus", "Infusion", "Regimen",
     "Reset", "ConservationLaw", "Dependencies", "ReactionGraph", "Solution", "simulate",
     "simulate_population", "PopulationSolution",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # qsp.io is imported on first use only (DESIGN.md: io is lazy), yet `qsp.io.read_nonmem` works
+    if name == "io":
+        import importlib
+
+        return importlib.import_module(".io", __name__)
+    raise AttributeError(f"module 'qsp' has no attribute {name!r}")

@@ -271,8 +271,6 @@ def test_gradients_iv_dose_time_and_infusion_duration(iv_conc):
     _check_iv_gradients(iv_conc, t_b=2.5, dur=4.5)  # dose time and infusion end between output times
 
 
-@pytest.mark.xfail(strict=True, reason="qsp/simulate/solve.py: when an output time equals an event time, the "
-                   "next segment starts at the (constant) output time, so d/d(event time) is lost")
 def test_gradients_when_dose_time_and_infusion_end_coincide_with_output_times(iv_conc):
     _check_iv_gradients(iv_conc, t_b=2.0, dur=4.0)  # bolus at an output time (2 h), infusion ends at 4 h
 

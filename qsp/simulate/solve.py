@@ -165,7 +165,10 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
             y_new, active_new = _apply_event(event, table, y, active, y_init, ss_states, ss_row)
             y = jnp.where(is_output[k], y, y_new)
             active = jnp.where(is_output[k], active, active_new)
-        return (y, target, dt, active, out, failed), None
+        # An output at the time just reached keeps the current time value: when an event (whose
+        # time may be a traced dose time) put us there, its time must flow on into later segments.
+        t_next = jnp.where(is_output[k] & (target <= t), t, target)
+        return (y, t_next, dt, active, out, failed), None
 
     carry0 = (y_init, jnp.asarray(t0, dtype), jnp.asarray(-1.0, dtype), jnp.zeros((structure.n_infusions,), dtype),
               jnp.zeros((n_out, n), dtype), -jnp.ones((2,), dtype))
