@@ -448,6 +448,15 @@ def _load() -> str:
         return "n/a"
 
 
+def _default_solver() -> str:
+    try:
+        from qsp.simulate import solver_options
+        solver = solver_options().solver
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"
+    return str(getattr(solver, "name", type(solver).__name__))
+
+
 def environment(load_at_start: str) -> str:
     """One line: date, versions, device, cores and the load average (1/5/15 min) at start and end:
     a load above the core count means other processes competed for the CPU during the run."""
@@ -455,7 +464,8 @@ def environment(load_at_start: str) -> str:
     return (f"{datetime.datetime.now().isoformat(timespec='seconds')} | python {platform.python_version()} | "
             f"jax {jax.__version__} ({device.platform}) | scipy {scipy.__version__} | "
             f"qsp {qsp.__version__} ({_git_revision()}) | {os.cpu_count()} CPU cores, load average "
-            f"{load_at_start} at start, {_load()} at end | rtol {RTOL:g}, atol {ATOL:g}")
+            f"{load_at_start} at start, {_load()} at end | default solver {_default_solver()}, rtol {RTOL:g}, "
+            f"atol {ATOL:g}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
