@@ -457,13 +457,14 @@ def _default_solver() -> str:
     return str(getattr(solver, "name", type(solver).__name__))
 
 
-def environment(load_at_start: str) -> str:
-    """One line: date, versions, device, cores and the load average (1/5/15 min) at start and end:
-    a load above the core count means other processes competed for the CPU during the run."""
+def environment(load_at_start: str, revision: str) -> str:
+    """One line: date, versions (qsp's git revision as the run started), device, cores and the load
+    average (1/5/15 min) at start and end: a load above the core count means other processes
+    competed for the CPU during the run."""
     device = jax.devices()[0]
     return (f"{datetime.datetime.now().isoformat(timespec='seconds')} | python {platform.python_version()} | "
             f"jax {jax.__version__} ({device.platform}) | scipy {scipy.__version__} | "
-            f"qsp {qsp.__version__} ({_git_revision()}) | {os.cpu_count()} CPU cores, load average "
+            f"qsp {qsp.__version__} ({revision}) | {os.cpu_count()} CPU cores, load average "
             f"{load_at_start} at start, {_load()} at end | default solver {_default_solver()}, rtol {RTOL:g}, "
             f"atol {ATOL:g}")
 
@@ -487,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
-    load_at_start = _load()
+    load_at_start, revision = _load(), _git_revision()
     problems = [tmdd_problem, *[(lambda n=n: network_problem(n, args.seed)) for n in sizes]]
     rows = []
     for make in problems:
@@ -496,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(run_problem(problem, repeats, budget, log))
 
     print(f"## qsp spine benchmark{' (quick)' if args.quick else ''}\n")
-    print(environment(load_at_start) + "\n")
+    print(environment(load_at_start, revision) + "\n")
     print(table(rows) + "\n")
     runs = sum(r.n_resims for r in rows)
     compiles = sum(r.compiles for r in rows)

@@ -23,7 +23,7 @@ def test_examples_exist():
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_runs(script, tmp_path):
+def test_example_runs(script):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     result = subprocess.run([sys.executable, str(script.relative_to(ROOT))], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
