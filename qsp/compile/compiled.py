@@ -161,8 +161,17 @@ class CompiledModel(eqx.Module):
                 f"model {self.model.name!r} has no parameter {unknown[0]!r}; parameters: "
                 f"{', '.join(self.parameter_names)}."
             )
-        values = [params.get(name, self.default_parameters[i]) for i, name in enumerate(self.parameter_names)]
-        return jnp.stack([jnp.asarray(v, dtype=self.default_parameters.dtype) for v in values])
+        if not any(isinstance(v, jax.core.Tracer) or isinstance(v, jax.Array) for v in params.values()):
+            # plain numbers: assemble in numpy, one transfer (eager per-entry JAX ops cost ~1 ms each)
+            values = np.array(self.structure.default_values, dtype=np.float64)
+            for name, v in params.items():
+                values[self.structure.parameter_index[name]] = float(v)
+            return jnp.asarray(values)
+        index = self.structure.parameter_index
+        p = self.default_parameters
+        names = list(params)
+        return p.at[jnp.asarray([index[k] for k in names], jnp.int32)].set(
+            jnp.stack([jnp.asarray(params[k], dtype=p.dtype) for k in names]))
 
     def _parameter_env(self, p) -> dict:
         return {sym: p[i] for i, sym in enumerate(self.structure.parameters)}
@@ -371,7 +380,8 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     for key, expr in model.observables.items():
         outputs[key] = inline_assignments(expr, assignments)
     s.outputs = outputs
-    defaults = jnp.asarray([p.value for p in s.parameters], dtype=jnp.float64)
+    s.default_values = tuple(p.value for p in s.parameters)
+    defaults = jnp.asarray(s.default_values, dtype=jnp.float64)
     return CompiledModel(structure=s, default_parameters=defaults)
 
 

@@ -16,7 +16,7 @@ from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
 from .events import TAIL_SLOTS, RegimenStructure, split_regimen
 from .solution import Solution
-from .solve import NativeSolver, SolverOptions, simulate_core
+from .solve import NativeSolver, SolverOptions, simulate_core, solver_label
 
 #: Default tolerances: accurate to about 1e-6 relative on the reference problems.
 DEFAULT_RTOL = 1e-8
@@ -148,26 +148,26 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
     """
     if not isinstance(compiled, CompiledModel):
         raise TypeError(f"simulate() needs a CompiledModel from qsp.compile(model), got {type(compiled).__name__}.")
-    ts = jnp.atleast_1d(jnp.asarray(times, dtype=jnp.float64))
-    if ts.ndim != 1 or ts.shape[0] == 0:
-        raise SolverError(f"times must be a non-empty 1-D array of output times, got shape {ts.shape}.")
     options = solver_options(solver, rtol, atol, max_steps, adjoint)
     p = compiled.parameter_vector(params)
     structure, numbers = split_regimen(compiled, as_regimen(regimen))
-    flags = jnp.zeros(ts.shape, bool) if before is None else jnp.asarray(before, bool)
+    traced = _is_traced(times, p, numbers, t0, before)
+    # Concrete inputs stay numpy until the compiled call: eager JAX ops cost ~0.1–1 ms each.
+    xp = jnp if traced else np
+    ts = xp.atleast_1d(xp.asarray(times, dtype=np.float64))
+    if ts.ndim != 1 or ts.shape[0] == 0:
+        raise SolverError(f"times must be a non-empty 1-D array of output times, got shape {ts.shape}.")
+    flags = xp.zeros(ts.shape, bool) if before is None else xp.asarray(before, bool)
     if flags.shape != ts.shape:
         raise SolverError(f"before has shape {flags.shape}; it needs one flag per output time {ts.shape}.")
-    traced = _is_traced(ts, p, numbers, t0)
-    if not traced:
-        ts_np = np.asarray(ts)
-        if np.any(np.diff(ts_np) < 0):
-            k = int(np.argmax(np.diff(ts_np) < 0))
-            raise SolverError(f"times must be non-decreasing: times[{k + 1}]={ts_np[k + 1]:g} comes after "
-                              f"times[{k}]={ts_np[k]:g}. Sort them first.")
     if t0 is None:
-        t0 = jnp.minimum(ts[0], 0.0)
-    t0 = jnp.asarray(t0, jnp.float64)
+        t0 = xp.minimum(ts[0], 0.0)
+    t0 = xp.asarray(t0, np.float64)
     if not traced:
+        if np.any(np.diff(ts) < 0):
+            k = int(np.argmax(np.diff(ts) < 0))
+            raise SolverError(f"times must be non-decreasing: times[{k + 1}]={ts[k + 1]:g} comes after "
+                              f"times[{k}]={ts[k]:g}. Sort them first.")
         _check_regimen_numbers(structure, numbers, t0)
         if float(t0) > float(ts[0]):
             raise SolverError(f"t0={float(t0):g} is after the first output time {float(ts[0]):g}.")
@@ -179,7 +179,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
                           "(the default 'rodas5p'), or check parameter values.")
     else:
         _raise_on_failure(compiled, ts, ys, failed, options, args)
-    return Solution(compiled, ts, ys, args)
+    return Solution(compiled, jnp.asarray(ts), ys, args)
 
 
 def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:
@@ -193,7 +193,7 @@ def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:
         raise SolverError(
             f"model {compiled.model.name!r}: the integration failed between t={a:g} and t={b:g} "
             f"(max_steps={options.max_steps} reached or the step size collapsed) with "
-            f"{type(options.solver).__name__}, rtol={options.rtol:g}, atol={options.atol:g}.{detail} Try {other}"
+            f"{solver_label(options.solver)}, rtol={options.rtol:g}, atol={options.atol:g}.{detail} Try {other}"
             "a larger max_steps=, looser rtol=/atol=, or check the parameter values."
         )
     bad = ~np.isfinite(np.asarray(ys))

@@ -57,6 +57,16 @@ class NativeSolver:
 
     name: str
 
+    @property
+    def label(self) -> str:
+        """Display name, e.g. ``Rodas5P``."""
+        return {"rodas5p": "Rodas5P", "rodas5": "Rodas5", "tsit5": "Tsit5"}.get(self.name, self.name)
+
+
+def solver_label(solver) -> str:
+    """Display name of a native or diffrax solver, for messages."""
+    return solver.label if isinstance(solver, NativeSolver) else type(solver).__name__
+
 
 def _differentiable(adjoint) -> str:
     return "forward" if isinstance(adjoint, diffrax.ForwardMode) else "reverse"
