@@ -24,8 +24,9 @@ Design notes
   ``k_8``, as in Hairer's RODAS.
 * Why Rodas5P by default: Rodas5's embedded estimate vanishes identically when a component's
   derivative depends on t only, so its step control fails on (near-)quadratures (measured:
-  y' = cos 2t over [0, 10] ends after 5 steps with an error of 15; forced decay
-  y' = -0.1 (y - cos 2t) misses rtol 1e-6 by 2x). Rodas5P was constructed to fix this, and took
+  y' = cos 2t over [0, 10] ends after 5 steps with an error of 15; on the forced decay
+  y' = -0.1 (y - cos 2t) at rtol 1e-6 its error is 1.9e-6 against Rodas5P's 5e-9, and at
+  k = 100 it needs 305 steps against 115). Rodas5P was constructed to fix this, and took
   fewer steps on the forced and TMDD problems at rtol <= 1e-8 (more at 1e-6 on mildly stiff
   TMDD: 163 vs 116 steps). Same cost per step; ``method="rodas5"`` selects the original.
 * The non-autonomous term ``f_t = df/dt(t_n, y_n)`` comes from ``jax.jvp`` of ``f`` in ``t``:
@@ -361,7 +362,10 @@ def _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable
         t, y, h_prop, aux, n, n_rejected, _ = carry
         remaining = t1 - t
         last = _sg(h_prop >= remaining)
-        h = jnp.where(last, remaining, h_prop)  # gradient flows through t1 - t on the last step
+        # gradient flows through t1 - t on the last step. remaining == 0 only happens for a
+        # finished trajectory that vmap keeps stepping (its results are discarded): give it a
+        # finite step, or its h = 0 (W = inf) poisons the batched reverse-mode gradient
+        h = jnp.where(last & (remaining > 0), remaining, h_prop)
         y_new, err_vec, aux_new = step(t, y, h, aux)
         scale = atol + rtol * jnp.maximum(jnp.abs(y), jnp.abs(y_new))
         err = _sg(_rms(err_vec / scale))
