@@ -21,7 +21,7 @@ from .solve import NativeSolver, SolverOptions, simulate_core, solver_label
 #: Default tolerances: accurate to about 1e-6 relative on the reference problems.
 DEFAULT_RTOL = 1e-8
 DEFAULT_ATOL = 1e-10
-DEFAULT_MAX_STEPS = 100_000
+DEFAULT_MAX_STEPS = 10_000
 
 #: qsp's own integrators (carry the step size across intervals) and the default among them.
 _NATIVE = ("rodas5p", "rodas5", "tsit5")
@@ -128,7 +128,8 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
         solver: a name or a diffrax solver; default ``"rodas5p"``, qsp's own Rosenbrock method
             (stiff-safe, L-stable, 5th order, exact Jacobian; see :mod:`qsp.simulate.rosenbrock`).
         rtol, atol: tolerances (default 1e-8 and 1e-10).
-        max_steps: most steps per segment between events (default 100,000).
+        max_steps: most steps between two consecutive output or event times (default 10,000;
+            reverse-mode memory and time grow with it, as the loop is checkpointed).
         adjoint: ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),
             ``"direct"`` (both) or a diffrax adjoint.
 

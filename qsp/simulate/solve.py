@@ -29,7 +29,7 @@ class SolverOptions:
     Attributes:
         solver: a diffrax solver instance.
         rtol, atol: local error tolerances of the adaptive step-size controller.
-        max_steps: the most steps allowed in one segment between events.
+        max_steps: the most steps allowed between two consecutive output or event times.
         adjoint: a diffrax adjoint: ``RecursiveCheckpointAdjoint`` (reverse mode, the
             default) or ``ForwardMode`` (for ``jax.jacfwd``/``jvp``).
     """
