@@ -64,9 +64,14 @@ def batch_regimens(compiled: CompiledModel, regimens: Sequence[Regimen]) -> tupl
     Subjects with fewer doses (or doses of other kinds) get disabled padding doses, so
     dose order within each subject — which breaks ties at equal times — is preserved.
     """
-    splits = [split_regimen(compiled, as_regimen(r)) for r in regimens]
+    cache: dict[int, tuple] = {}  # a regimen shared by many subjects is split once
+    splits = []
+    for r in regimens:
+        if id(r) not in cache:
+            cache[id(r)] = split_regimen(compiled, as_regimen(r))
+        splits.append(cache[id(r)])
     unified: list = []
-    for structure, _ in splits:
+    for structure in {id(s): s for s, _ in splits}.values():
         unified, _ = _merge(unified, [_signature(d) for d in structure.doses])
     # re-number infusion slots in the unified structure
     specs, n_inf = [], 0
@@ -83,8 +88,11 @@ def batch_regimens(compiled: CompiledModel, regimens: Sequence[Regimen]) -> tupl
     for k in ("bioavailability", "interval", "rate", "duration"):
         stacked[k][:] = 1.0
     traced = {k: [None] * len(splits) for k in keys}
+    slot_cache: dict[int, list[int]] = {}
     for s, (own, numbers) in enumerate(splits):
-        _, slots = _merge(unified, [_signature(d) for d in own.doses])
+        if id(own) not in slot_cache:
+            slot_cache[id(own)] = _merge(unified, [_signature(d) for d in own.doses])[1]
+        slots = slot_cache[id(own)]
         for k in keys:
             values = numbers[k]
             if isinstance(values, np.ndarray):
@@ -206,7 +214,7 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
     regimens = regimen if "regimen" in sizes else [as_regimen(regimen)] * n
     from . import _check_regimen_numbers
 
-    for r in regimens:
+    for r in {id(r): r for r in regimens}.values():
         one_structure, one_numbers = split_regimen(compiled, as_regimen(r))
         if not any(isinstance(v, jax.core.Tracer) for v in one_numbers.values()):
             _check_regimen_numbers(one_structure, one_numbers, -np.inf if t0 is None else t0)
