@@ -113,7 +113,8 @@ def split_regimen(compiled: CompiledModel, regimen: Regimen) -> tuple[RegimenStr
             if isinstance(value, sp.Basic):
                 _check_expression(compiled, value, f"{type(d).__name__} into {d.target!r}: {name}")
                 numbers[name].append(_num(0.0))
-                return value
+                # refer to the model's own objects (matched by name), whatever copy the record holds
+                return value.xreplace({x: compiled.model.symbol(x.name) for x in value.free_symbols})
             numbers[name].append(_num(value))
             return None
 
@@ -140,28 +141,20 @@ def _check_expression(compiled, expr, what):
                               "declare it with qsp.Model(..., parameters=[...]).")
 
 
-def _cancelled_by_reset(structure: RegimenStructure, numbers: dict, starts) -> jax.Array:
-    """Per dose: True when a reset (EVID 3/4) or an SS=1 record comes after the dose's record
-    and before the dose arrives (after its lag) — NONMEM's reset clears pending doses.
-
-    Only the dose's *own* events (not its steady-state rows) are cancelled.
+def _cancelled_by_reset(structure: RegimenStructure, numbers: dict, row_time, row_dose) -> jax.Array:
+    """Per event row: True when a reset (EVID 3/4) or an SS=1 record comes after the row's own
+    dose record and before the row's time — NONMEM's reset clears what is still pending (a
+    lagged dose, an infusion not yet started). Rows before the reset are kept.
     """
-    n = len(structure.doses)
-    if n == 0:
-        return jnp.zeros((1,), bool)
     resets = [i for i, d in enumerate(structure.doses) if d.kind == "reset" or d.steady_state == 1]
     t_rec = jnp.asarray(numbers["time"])
-    out = []
-    for j in range(n):
-        flag = jnp.asarray(False)
-        if structure.doses[j].kind != "reset":
-            for i in resets:
-                if i == j:
-                    continue
-                after_record = (t_rec[i] > t_rec[j]) | ((t_rec[i] == t_rec[j]) & (i > j))
-                flag = flag | (after_record & (t_rec[i] < starts[j]) & (jnp.asarray(numbers["enabled"])[i] > 0))
-        out.append(flag)
-    return jnp.stack(out)
+    enabled = jnp.asarray(numbers["enabled"]) > 0
+    own_record = t_rec[row_dose]
+    cancelled = jnp.zeros(row_time.shape, bool)
+    for i in resets:
+        after_record = (t_rec[i] > own_record) | ((t_rec[i] == own_record) & (i > row_dose))
+        cancelled = cancelled | (after_record & (t_rec[i] < row_time) & (row_dose != i) & enabled[i])
+    return cancelled
 
 
 def dose_values(compiled: CompiledModel, structure: RegimenStructure, numbers: dict, args: Args):
@@ -256,8 +249,8 @@ def event_table(compiled: CompiledModel, structure: RegimenStructure, numbers: d
         infusion=jnp.asarray([r[4] for r in rows], jnp.int32),
         dose=jnp.asarray([r[5] for r in rows], jnp.int32),
     )
-    cancelled = _cancelled_by_reset(structure, numbers, starts)
-    table["kind"] = jnp.where(cancelled[table["dose"]] & (table["kind"] != RESET) & (table["kind"] != SS1)
+    cancelled = _cancelled_by_reset(structure, numbers, table["time"], table["dose"])
+    table["kind"] = jnp.where(cancelled & (table["kind"] != RESET) & (table["kind"] != SS1)
                               & (table["kind"] != SS2), NONE, table["kind"])
     table = {k: v[order] for k, v in table.items()}
     # disabled doses (padding for subjects with fewer doses) become no-op events
