@@ -16,6 +16,9 @@ This module only describes doses; :mod:`qsp.simulate` integrates them. Semantics
 * ``steady_state=1`` (NONMEM SS=1): just before the dose the whole state is replaced by
   the periodic steady state of this dose repeated every ``interval``; ``steady_state=2``
   adds that steady state to the current state (superposition; linear models only);
+* a :class:`Reset` (or a ``steady_state=1`` record) also cancels what earlier records still
+  have pending at its time — a lagged dose not yet given, an infusion not yet started — and
+  stops running infusions, as NONMEM does;
 * at the instant of a dose, the simulation reports the state *after* the dose (right
   continuous), like an observation record placed after the dose record in a NONMEM
   dataset; see :func:`qsp.simulate` for pre-dose ("trough") reporting.
