@@ -1,4 +1,4 @@
-"""``qsp.simulate``: the one front door to integration (segments between events, diffrax)."""
+"""``qsp.simulate``: the one front door to integration (segments between events and outputs)."""
 
 from __future__ import annotations
 

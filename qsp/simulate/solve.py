@@ -1,13 +1,14 @@
-"""The segment solver: integrate between event times, apply events at the boundaries.
+"""The segment solver: integrate between event and output times, apply events exactly.
 
-Events (bolus jumps, infusion edges, resets) happen at known times, so the solution is
-integrated piecewise with diffrax between consecutive event times and the state is
-changed exactly at each boundary. The loop over segments is a ``lax.scan``: compile
-time does not grow with the number of doses. Output times are assigned to the
-segment that contains them; an output exactly at an event time reports the state
-*after* the event unless it is flagged "before" (a pre-dose sample).
+Events (bolus jumps, infusion edges, resets, steady-state records) happen at known times.
+Output times and event times are merged into one sorted grid (outputs flagged "before"
+first at equal times, then events in record order, then other outputs); a ``lax.scan``
+walks the grid, integrating from one grid time to the next (qsp's Rodas5P by default,
+carrying its step size across intervals, or a diffrax solver), recording outputs and
+changing the state exactly at events. Compile time does not grow with the number of
+doses, and every output is hit exactly (no interpolation). An output exactly at an event
+time reports the state *after* the event unless it is flagged "before" (a pre-dose sample).
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
