@@ -236,8 +236,28 @@ class CompiledModel(eqx.Module):
         return dy
 
     def jacobian(self, t, y, args: Args) -> jax.Array:
-        """∂(dy/dt)/∂y, exact, by forward-mode autodiff of :meth:`rhs`."""
-        return jax.jacfwd(self.rhs, argnums=1)(t, y, args)
+        """∂(dy/dt)/∂y, exact.
+
+        For a pure mass-action model it is assembled from the index arrays:
+        :math:`J_{ij} = \sum_r S_{ir}\, \partial v_r / \partial y_j` with
+        :math:`\partial v_r/\partial y_j = k_r \prod_{m \ne j} [X_m] \cdot (1/V_j)` per factor —
+        a few scatter-adds instead of n forward passes. Otherwise forward-mode autodiff of :meth:`rhs`.
+        """
+        s = self.structure
+        if s.general_reactions.size or s.rate_rule_states.size or not s.ma_index.size:
+            return jax.jacfwd(self.rhs, argnums=1)(t, y, args)
+        n = y.shape[0]
+        conc = jnp.concatenate([y * args.scale, jnp.ones((1,), y.dtype)])
+        scale = jnp.concatenate([args.scale, jnp.zeros((1,), y.dtype)])  # the padding factor is constant
+        factors = conc[s.ma_index]  # (R, K)
+        order = factors.shape[1]
+        partials = jnp.stack([args.coefficients * jnp.prod(jnp.where(jnp.arange(order) == k, 1.0, factors), axis=1)
+                              for k in range(order)], axis=1)  # dv_r / d[X_k], per factor position
+        dv = partials * scale[s.ma_index]  # dv_r / dy at column ma_index[r, k]
+        rows = jnp.repeat(s.ma_S_rows, order)
+        cols = s.ma_index[s.ma_S_local].reshape(-1)
+        vals = (s.ma_S_vals[:, None] * dv[s.ma_S_local]).reshape(-1)
+        return jnp.zeros((n, n + 1), y.dtype).at[rows, cols].add(vals)[:, :n]
 
     def initial_state(self, args: Args) -> jax.Array:
         """y(0): species' initial amounts and rate-rule variables' initial values."""
@@ -354,6 +374,12 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
             cols.append(j)
             vals.append(_number(n, f"reaction {r.name!r} stoichiometry of {x.name!r}"))
     s.S_rows, s.S_cols, s.S_vals = (np.array(rows, np.int32), np.array(cols, np.int32), np.array(vals))
+    # the stoichiometry entries of mass-action reactions, by local index (for the Jacobian)
+    local = {int(j): r for r, j in enumerate(s.ma_reactions)}
+    ma_entries = [(row, local[col], val) for row, col, val in zip(s.S_rows, s.S_cols, s.S_vals) if int(col) in local]
+    s.ma_S_rows = np.array([e[0] for e in ma_entries], np.int32)
+    s.ma_S_local = np.array([e[1] for e in ma_entries], np.int32)
+    s.ma_S_vals = np.array([e[2] for e in ma_entries], np.float64)
     n = len(s.state_symbols)
     if n * max(s.n_reactions, 1) <= DENSE_LIMIT:
         dense = np.zeros((n, s.n_reactions))
