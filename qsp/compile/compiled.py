@@ -203,8 +203,17 @@ class CompiledModel(eqx.Module):
         return env
 
     # ------------------------------------------------------------------ dynamics
-    def rates(self, t, y, args: Args) -> jax.Array:
-        """Reaction rates v(t, y, p) in amount per time, in ``model.reactions`` order."""
+    def _general_values(self, t, y, args: Args) -> jax.Array:
+        """The CSE program's outputs: general reaction rates, then rate-rule derivatives."""
+        out = self.structure.general_program.run(self._env(t, y, args))
+        return jnp.stack([jnp.asarray(x, dtype=y.dtype) * jnp.ones((), y.dtype) for x in out])
+
+    def rates(self, t, y, args: Args, general=None) -> jax.Array:
+        """Reaction rates v(t, y, p) in amount per time, in ``model.reactions`` order.
+
+        ``general`` takes already computed :meth:`_general_values` (so :meth:`rhs` runs the
+        program once for rates and rate rules together).
+        """
         s = self.structure
         v = jnp.zeros((s.n_reactions,), y.dtype)
         if s.ma_index.size:
@@ -212,27 +221,25 @@ class CompiledModel(eqx.Module):
             v_ma = args.coefficients * jnp.prod(conc[s.ma_index], axis=1)
             v = v.at[s.ma_reactions].set(v_ma)
         if s.general_reactions.size:
-            out = s.general_program.run(self._env(t, y, args))
-            v_gen = jnp.stack([jnp.asarray(x, dtype=y.dtype) * jnp.ones((), y.dtype)
-                               for x in out[: s.general_reactions.size]])
-            v = v.at[s.general_reactions].set(v_gen)
+            if general is None:
+                general = self._general_values(t, y, args)
+            v = v.at[s.general_reactions].set(general[: s.general_reactions.size])
         return v
 
     def rhs(self, t, y, args: Args) -> jax.Array:
         """dy/dt = S · v(t, y, p) (+ rate rules), with ``args = prepare(p)``."""
         s = self.structure
         dy = jnp.zeros_like(y)
+        general = (self._general_values(t, y, args)
+                   if s.general_reactions.size or s.rate_rule_states.size else None)
         if s.n_reactions:
-            v = self.rates(t, y, args)
+            v = self.rates(t, y, args, general)
             if s.dense_S is not None:
                 dy = dy + s.dense_S @ v
             else:
                 dy = dy.at[s.S_rows].add(s.S_vals * v[s.S_cols])
         if s.rate_rule_states.size:
-            out = s.general_program.run(self._env(t, y, args))
-            rr = jnp.stack([jnp.asarray(x, dtype=y.dtype) * jnp.ones((), y.dtype)
-                            for x in out[s.general_reactions.size:]])
-            dy = dy.at[s.rate_rule_states].set(rr)
+            dy = dy.at[s.rate_rule_states].set(general[s.general_reactions.size:])
         return dy
 
     def jacobian(self, t, y, args: Args) -> jax.Array:
