@@ -30,10 +30,23 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+# Sub-packages and front doors loaded on first use (DESIGN.md: io is lazy; the heavier
+# inference/analysis/optimisation layers are not needed to build and simulate a model).
+_LAZY = {
+    "io": (".io", None),
+    "blocks": (".blocks", None),
+    "fit": (".inference", "fit"),
+    "sensitivity": (".analysis", "sensitivity"),
+    "optimize_regimen": (".optimize", "optimize_regimen"),
+}
+
+
 def __getattr__(name):
-    # qsp.io is imported on first use only (DESIGN.md: io is lazy), yet `qsp.io.read_nonmem` works
-    if name == "io":
+    # `qsp.io.read_sbml`, `qsp.blocks.one_compartment`, `qsp.fit(...)` work without eager imports
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module(".io", __name__)
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name, __name__)
+        return module if attribute is None else getattr(module, attribute)
     raise AttributeError(f"module 'qsp' has no attribute {name!r}")
