@@ -7,6 +7,7 @@ from typing import Callable, Iterable, Mapping
 import sympy as sp
 
 from ..errors import DuplicateNameError, ModelError, UndeclaredSymbolError
+from .events import Event
 from .reaction import Reaction
 from .rules import AssignmentRule, RateRule, assignment_order
 from .symbols import Compartment, ModelSymbol, Parameter, Species, Time, Variable, as_expression, time
@@ -33,6 +34,7 @@ class Model:
         observables: mapping name → expression (any expression of model symbols).
         parameters, species, compartments: extra declarations (see above).
         rules: :class:`AssignmentRule` and :class:`RateRule` objects.
+        events: :class:`~qsp.Event` objects (state changes when a trigger becomes true).
         description: free text.
 
     Raises:
@@ -51,7 +53,8 @@ class Model:
 
     def __init__(self, name: str, reactions: Iterable[Reaction] = (), observables: Mapping | None = None,
                  parameters: Iterable[Parameter] = (), species: Iterable[Species] = (),
-                 compartments: Iterable[Compartment] = (), rules: Iterable = (), description: str | None = None):
+                 compartments: Iterable[Compartment] = (), rules: Iterable = (), description: str | None = None,
+                 events: Iterable[Event] = ()):
         if not isinstance(name, str) or not name:
             raise ModelError(f"Model name {name!r} must be a non-empty string.")
         self.name = name
@@ -64,6 +67,10 @@ class Model:
         for r in self.rules:
             if not isinstance(r, (AssignmentRule, RateRule)):
                 raise ModelError(f"Model {name!r}: rules must be AssignmentRule or RateRule, got {r!r}.")
+        self.events: tuple[Event, ...] = tuple(dict.fromkeys(events))
+        for e in self.events:
+            if not isinstance(e, Event):
+                raise ModelError(f"Model {name!r}: events must be qsp.Event objects, got {e!r}.")
         self.observables: dict[str, sp.Expr] = {}
         for key, expr in (observables or {}).items():
             if not isinstance(key, str) or not key.isidentifier():
@@ -109,6 +116,8 @@ class Model:
             yield f"{rule.kind} rule for {rule.variable.name!r}", rule.expression
         for key, expr in self.observables.items():
             yield f"observable {key!r}", expr
+        for event in self.events:
+            yield from event.expressions()
 
     def _collect(self) -> dict[str, ModelSymbol]:
         found: dict[str, list[ModelSymbol]] = {}
@@ -118,6 +127,8 @@ class Model:
             roots.extend(r.species())
         for rule in self.rules:
             roots.append(rule.variable)
+        for event in self.events:
+            roots.extend(event.assignments)
         visited: set[int] = set()
 
         def add(sym: ModelSymbol, where: str):
@@ -213,6 +224,7 @@ class Model:
                     f"Model {self.name!r}: observable {key!r} = {expr} names nothing of the model; "
                     "an observable must be an expression of species, parameters, variables or time."
                 )
+        self._validate_events(rule_targets)
         for v in self.variables:
             bad = [s for s in v.initial.free_symbols if isinstance(s, (Variable, Time))]
             if bad:
@@ -220,6 +232,26 @@ class Model:
                     f"Model {self.name!r}: variable {v.name!r} initial value {v.initial} uses {bad[0].name!r}; "
                     "initial values may use parameters, compartments and species only."
                 )
+
+    def _validate_events(self, rule_targets: dict) -> None:
+        names = [e.name for e in self.events if e.name]
+        for n in names:
+            if names.count(n) > 1:
+                raise DuplicateNameError(f"Model {self.name!r}: two events are named {n!r}; give them different names.")
+        for i, event in enumerate(self.events):
+            label = event.name or f"#{i + 1}"
+            for target in event.assignments:
+                if isinstance(target, Species) and target.constant:
+                    raise ModelError(
+                        f"Model {self.name!r}: event {label!r} assigns constant species {target.name!r}; "
+                        "declare it constant=False (boundary=True keeps reactions from changing it)."
+                    )
+                if isinstance(target, Variable) and isinstance(rule_targets.get(target), AssignmentRule):
+                    raise ModelError(
+                        f"Model {self.name!r}: event {label!r} assigns {target.name!r}, which an assignment rule "
+                        f"defines at every instant; give it a rate rule (qsp.RateRule({target.name}, 0) for a "
+                        "piecewise-constant quantity) instead."
+                    )
 
     # ----------------------------------------------------------------- accessors
     def _of(self, cls) -> tuple:
@@ -285,8 +317,10 @@ class Model:
         return dict(self._symbols)
 
     def __repr__(self) -> str:
+        events = f", {len(self.events)} events" if self.events else ""
         return (f"Model({self.name!r}: {len(self.species)} species, {len(self._reactions)} reactions, "
-                f"{len(self.parameters)} parameters, {len(self.rules)} rules, {len(self.observables)} observables)")
+                f"{len(self.parameters)} parameters, {len(self.rules)} rules, {len(self.observables)} observables"
+                f"{events})")
 
     # ----------------------------------------------------------------- transformations
     def _rebuilt(self, rename: Callable[[ModelSymbol], str | None], overrides: Mapping[str, dict] | None = None,
@@ -322,6 +356,8 @@ class Model:
         reactions = [r.renamed(f"{reaction_prefix}_{r.name}" if (reaction_prefix and r.name) else r.name, mapping)
                      for r in self._reactions]
         rules = [rule.renamed(mapping) for rule in self.rules]
+        events = [e.renamed(f"{reaction_prefix}_{e.name}" if (reaction_prefix and e.name) else None, mapping)
+                  for e in self.events]
         observables = {(f"{observable_prefix}_{k}" if observable_prefix else k): e.xreplace(mapping)
                        for k, e in self.observables.items()}
         declared = [mapping.get(s, s) for s in self._declared]
@@ -329,7 +365,7 @@ class Model:
                      parameters=[s for s in declared if isinstance(s, Parameter)],
                      species=[s for s in declared if isinstance(s, Species)],
                      compartments=[s for s in declared if isinstance(s, Compartment)],
-                     rules=rules, description=self.description)
+                     rules=rules, description=self.description, events=events)
 
     def with_values(self, values: Mapping[str, float] | None = None, **kwargs: float) -> "Model":
         """A new model with new default parameter values.
@@ -407,8 +443,9 @@ class Model:
         return compose(*parts, name=name or self.name)
 
     def extended(self, reactions: Iterable[Reaction] = (), observables: Mapping | None = None,
-                 rules: Iterable = (), parameters: Iterable[Parameter] = (), name: str | None = None) -> "Model":
-        """A new model with extra reactions, observables, rules or parameter declarations.
+                 rules: Iterable = (), parameters: Iterable[Parameter] = (), name: str | None = None,
+                 events: Iterable[Event] = ()) -> "Model":
+        """A new model with extra reactions, observables, rules, events or parameter declarations.
 
         Example:
             >>> import qsp
@@ -421,7 +458,7 @@ class Model:
                      observables={**self.observables, **(observables or {})},
                      rules=[*self.rules, *rules], parameters=[*self._declared_of(Parameter), *parameters],
                      species=self._declared_of(Species), compartments=self._declared_of(Compartment),
-                     description=self.description)
+                     description=self.description, events=[*self.events, *events])
 
     def _declared_of(self, cls) -> list:
         return [s for s in self._declared if isinstance(s, cls)]
@@ -457,4 +494,4 @@ def compose(*models: Model, name: str | None = None) -> Model:
                  parameters=[s for m in models for s in m._declared if isinstance(s, Parameter)],
                  species=[s for m in models for s in m._declared if isinstance(s, Species)],
                  compartments=[s for m in models for s in m._declared if isinstance(s, Compartment)],
-                 description=None)
+                 description=None, events=[e for m in models for e in m.events])
