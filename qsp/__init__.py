@@ -14,7 +14,7 @@ from .errors import (  # noqa: E402
     CompileError, DataError, DosingError, ModelError, QSPError, SolverError, UnitError,
 )
 from .model import (  # noqa: E402
-    AssignmentRule, Compartment, Model, Parameter, RateRule, Reaction, Species, Variable, compose, mass_action, time,
+    AssignmentRule, Compartment, Event, Model, Parameter, RateRule, Reaction, Species, Variable, compose, mass_action, time,
 )
 from .compile import CompiledModel, compile  # noqa: E402
 from .dosing import Bolus, Infusion, Regimen, Reset  # noqa: E402
@@ -22,7 +22,7 @@ from .graph import ConservationLaw, Dependencies, ReactionGraph  # noqa: E402
 from .simulate import PopulationSolution, Solution, simulate, simulate_population  # noqa: E402
 
 __all__ = [
-    "errors", "QSPError", "ModelError", "UnitError", "CompileError", "DosingError", "SolverError", "DataError", "AssignmentRule", "Compartment", "Model", "Parameter", "RateRule", "Reaction", "Species",
+    "errors", "QSPError", "ModelError", "UnitError", "CompileError", "DosingError", "SolverError", "DataError", "AssignmentRule", "Compartment", "Event", "Model", "Parameter", "RateRule", "Reaction", "Species",
     "Variable", "compose", "mass_action", "time", "CompiledModel", "compile", "Bolus", "Infusion", "Regimen",
     "Reset", "ConservationLaw", "Dependencies", "ReactionGraph", "Solution", "simulate",
     "simulate_population", "PopulationSolution",
