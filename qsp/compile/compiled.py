@@ -321,6 +321,9 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     """
     if not isinstance(model, Model):
         raise CompileError(f"compile() takes a qsp.Model, got {type(model).__name__}.")
+    if model.events:  # placeholder until event simulation lands in compile/simulate
+        raise CompileError(f"model {model.name!r} has {len(model.events)} event(s); "
+                           "event simulation is not implemented yet.")
     s = _Structure()
     s.model = model
     s.parameters = model.parameters
