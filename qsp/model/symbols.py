@@ -223,6 +223,9 @@ class Species(ModelSymbol):
         boundary: reactions do not change it (it may still be dosed or set by rules).
         constant: it never changes.
         amount_based: its symbol means amount rather than concentration.
+        unit: unit text of its amount (``"mg"``) or concentration (``"mg/L"``).
+        molecular_weight: g/mol, for converting mass to amount of substance
+            (:func:`qsp.model.units.to_base_units`); optional.
 
     Example:
         >>> central = Compartment("central", volume=Parameter("V", 30.0))
@@ -232,11 +235,12 @@ class Species(ModelSymbol):
     """
 
     _fields = ("compartment", "initial_amount", "initial_concentration", "boundary", "constant",
-               "amount_based", "unit", "description")
+               "amount_based", "unit", "description", "molecular_weight")
     kind = "Species"
 
     def __new__(cls, name, compartment=None, initial_amount=None, initial_concentration=None,
-                boundary=False, constant=False, amount_based=False, unit=None, description=None):
+                boundary=False, constant=False, amount_based=False, unit=None, description=None,
+                molecular_weight=None):
         if not isinstance(compartment, Compartment):
             raise ModelError(
                 f"Species {name!r} needs a compartment: qsp.Species({name!r}, qsp.Compartment('central', volume=1.0)); "
@@ -250,10 +254,17 @@ class Species(ModelSymbol):
             initial_amount = as_expression(initial_amount, f"Species {name!r} initial_amount")
         if initial_concentration is not None:
             initial_concentration = as_expression(initial_concentration, f"Species {name!r} initial_concentration")
+        if molecular_weight is not None:
+            if isinstance(molecular_weight, bool) or not isinstance(molecular_weight, numbers.Real) \
+                    or not molecular_weight > 0:
+                raise ModelError(f"Species {name!r} has molecular_weight {molecular_weight!r}; give a positive "
+                                 "number in g/mol, e.g. molecular_weight=151.16.")
+            molecular_weight = float(molecular_weight)
         return ModelSymbol.__new__(
             cls, name, compartment=compartment, initial_amount=initial_amount,
             initial_concentration=initial_concentration, boundary=bool(boundary), constant=bool(constant),
             amount_based=bool(amount_based), unit=unit, description=description,
+            molecular_weight=molecular_weight,
         )
 
     @classmethod
