@@ -264,3 +264,202 @@ def test_zero_order_absorption_and_clearance_split_match_scipy(zero_order, eGFR)
     assert_states(amounts(sol, ["Ac"]), expected, what=f"zero order, eGFR {eGFR}")
     np.testing.assert_allclose(np.asarray(sol["CL"]), CL, rtol=1e-14)
     np.testing.assert_allclose(np.asarray(sol["renal_fraction"]), p["k_renal"] * eGFR / CL, rtol=1e-14)
+
+
+# ====================================================================== protein binding
+BIND = dict(CL=0.5, V=5.0, KD=100.0, koff=100.0, P0=600.0, kdeg_P=0.0015, dose=3000.0)  # µmol, µmol/L, L, h
+
+
+@pytest.fixture(scope="module")
+def binding():
+    """Explicit and rapid-equilibrium binding, each on its own one-compartment host (prefixes e_, r_);
+    the host clearance acts on free drug in both."""
+    p = BIND
+    kw = dict(KD=p["KD"], koff=p["koff"], P0=p["P0"], kdeg_P=p["kdeg_P"])
+    pk_e = blocks.one_compartment(CL=p["CL"], V=p["V"], prefix="e")
+    pk_r = blocks.one_compartment(CL=p["CL"], V=p["V"], prefix="r")
+    explicit = blocks.protein_binding(pk_e["Ac"], host=pk_e, form="explicit", prefix="e", **kw)
+    rapid = blocks.protein_binding(pk_r["Ac"], host=pk_r, form="rapid_equilibrium", prefix="r", **kw)
+    compiled = qsp.compile(blocks.assemble(explicit, rapid, name="binding"))
+
+    def run(dose=p["dose"], params=None):
+        regimen = qsp.Regimen([qsp.Bolus(explicit["drug"], amount=dose, time=0.0),
+                               qsp.Bolus(rapid["drug"], amount=dose, time=0.0)])
+        return qsp.simulate(compiled, TS, params=params, regimen=regimen, **SIM)
+    return dict(explicit=explicit, rapid=rapid, run=run, sol=run())
+
+
+def _quadratic_free(total, protein, KD):
+    """The positive root of C² + (Ptot + KD − Ctot)·C − KD·Ctot = 0, the textbook way."""
+    b = protein + KD - total
+    return (-b + np.sqrt(b * b + 4 * KD * total)) / 2
+
+
+def test_explicit_binding_matches_scipy(binding):
+    p = BIND
+    kon, ksyn = p["koff"] / p["KD"], p["kdeg_P"] * p["P0"]
+
+    def rhs(t, y):  # amounts D, P, DP in one volume V; concentrations inside
+        D, P, DP = y / p["V"]
+        bind = (kon * D * P - p["koff"] * DP) * p["V"]
+        return [-p["CL"] * D - bind + p["kdeg_P"] * DP * p["V"],
+                ksyn * p["V"] - p["kdeg_P"] * P * p["V"] - bind,
+                bind - p["kdeg_P"] * DP * p["V"]]
+    expected = solve_hand(rhs, [p["dose"], p["P0"] * p["V"], 0.0], TS)
+    sol = binding["sol"]
+    assert_states(amounts(sol, ["e_Ac", "e_P", "e_DP"]), expected, what="explicit binding")
+    # protein turnover does not see the drug: total protein stays at P0
+    np.testing.assert_allclose(np.asarray(sol["e_P"]) + np.asarray(sol["e_DP"]), p["P0"], rtol=1e-8)
+
+
+def test_rapid_equilibrium_binding_matches_scipy_and_the_quadratic(binding):
+    p = BIND
+
+    def rhs(t, y):
+        total, protein = y / p["V"]
+        free = _quadratic_free(total, protein, p["KD"])
+        return [-p["CL"] * free, p["kdeg_P"] * (p["P0"] - protein) * p["V"]]
+    expected = solve_hand(rhs, [p["dose"], p["P0"] * p["V"]], TS)
+    sol = binding["sol"]
+    assert_states(amounts(sol, ["r_Ac", "r_Ptot"]), expected, what="rapid equilibrium")
+    total, protein = np.asarray(sol["r_drug_total"]), np.asarray(sol["r_Ptot"])
+    free = _quadratic_free(total, protein, p["KD"])
+    np.testing.assert_allclose(np.asarray(sol["r_drug_free"]), free, rtol=1e-10)  # the same root, written twice
+    np.testing.assert_allclose(np.asarray(sol["r_fu"]), free / total, rtol=1e-10)
+    fu = free / total
+    assert 0.15 < np.min(fu) and np.max(fu) > 1.5 * np.min(fu)  # fu changes with drug: the quadratic matters
+    np.testing.assert_allclose(np.asarray(sol["r_C"]), free, rtol=1e-10)  # the host's C now reports free drug
+
+
+def test_free_fraction_without_drug_is_KD_over_KD_plus_P(binding):
+    sol = binding["run"](dose=0.0)
+    expected = BIND["KD"] / (BIND["KD"] + BIND["P0"])
+    np.testing.assert_allclose(np.asarray(sol["r_fu"]), expected, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(sol["e_fu"]), expected, rtol=1e-12)
+
+
+def test_explicit_binding_approaches_rapid_equilibrium_when_binding_is_fast(binding):
+    # koff 100/h: binding relaxes at koff + kon·P ~ 700/h against elimination ~0.1/h, so the
+    # forms agree to ~1e-3; at koff 0.1/h (kon·P ~ 0.7/h) they visibly do not.
+    def gap(koff):
+        sol = binding["run"](params={"e_koff": koff, "r_koff": koff})
+        e, r = np.asarray(sol["e_drug_total"]), np.asarray(sol["r_drug_total"])
+        return np.max(np.abs(e - r) / r)
+    assert gap(100.0) < 2e-3
+    assert gap(0.1) > 2e-2
+
+
+# ====================================================================== TMDD
+TMDD_PK = dict(V1=3.0, V2=2.0, CL=0.1, Q=0.3)  # L, L/h; drug in nmol, concentrations nM
+TMDD_TURNOVER = dict(ksyn=0.2, kdeg=0.2)  # R0 = 1 nM
+APPROX = ("full", "qe", "qss", "mm")
+TS_TMDD = np.linspace(0.0, 168.0, 57)
+
+
+@pytest.fixture(scope="module")
+def tmdd():
+    """The four approximations side by side, each on its own two-compartment host (prefix = name)."""
+    built = {}
+    for a in APPROX:
+        pk = blocks.two_compartment(**TMDD_PK, prefix=a)
+        built[a] = blocks.tmdd(pk["Ac"], host=pk, approximation=a, prefix=a, **TMDD_TURNOVER)
+    compiled = qsp.compile(blocks.assemble(*built.values(), name="tmdd_all"))
+
+    def run(dose, **values):
+        params = {f"{a}_{k}": v for a in APPROX for k, v in values.items()}
+        regimen = qsp.Regimen([qsp.Bolus(built[a]["drug"], amount=dose, time=0.0) for a in APPROX])
+        return qsp.simulate(compiled, TS_TMDD, params=params, regimen=regimen, **SIM)
+    return dict(built=built, run=run)
+
+
+def _tmdd_hand(kind, p, dose):
+    """Amount ODEs of each approximation, written from the papers' equations (concentrations inside)."""
+    V1, V2, CL, Q = p["V1"], p["V2"], p["CL"], p["Q"]
+    kon, koff, kint, ksyn, kdeg = p["kon"], p["koff"], p["kint"], p["ksyn"], p["kdeg"]
+    R0 = ksyn / kdeg
+    if kind == "full":  # Mager & Jusko 2001
+        def rhs(t, y):
+            L, Lp, R, RL = y[0] / V1, y[1] / V2, y[2] / V1, y[3] / V1
+            net = kon * L * R - koff * RL
+            return [(-CL * L - Q * L + Q * Lp) - net * V1, Q * L - Q * Lp,
+                    (ksyn - kdeg * R - net) * V1, (net - kint * RL) * V1]
+        return rhs, [dose, 0.0, R0 * V1, 0.0]
+    if kind in ("qe", "qss"):  # Gibiansky 2008 eqs. (QSS: KSS; QE: KD)
+        K = (koff + kint) / kon if kind == "qss" else koff / kon
+
+        def rhs(t, y):
+            Ltot, Lp, Rtot = y[0] / V1, y[1] / V2, y[2] / V1
+            L = _quadratic_free(Ltot, Rtot, K)
+            RL = Rtot * L / (K + L)
+            return [(-CL * L - Q * L + Q * Lp) - kint * RL * V1, Q * L - Q * Lp,
+                    (ksyn - kdeg * Rtot - (kint - kdeg) * RL) * V1]
+        return rhs, [dose, 0.0, R0 * V1]
+    KSS = (koff + kint) / kon  # mm
+
+    def rhs(t, y):
+        L, Lp = y[0] / V1, y[1] / V2
+        return [(-CL * L - Q * L + Q * Lp) - kint * R0 * L / (KSS + L) * V1, Q * L - Q * Lp]
+    return rhs, [dose, 0.0]
+
+
+TMDD_FAST = dict(kon=10.0, koff=1.0, kint=0.2)  # binding fast; kint = kdeg (Rtot nearly constant)
+
+
+@pytest.mark.parametrize("kind, states", [("full", ["Ac", "Ap", "R", "RL"]), ("qe", ["Ac", "Ap", "Rtot"]),
+                                          ("qss", ["Ac", "Ap", "Rtot"]), ("mm", ["Ac", "Ap"])])
+def test_tmdd_each_approximation_matches_its_equations(tmdd, kind, states):
+    p = {**TMDD_PK, **TMDD_TURNOVER, **TMDD_FAST}
+    sol = tmdd["run"](300.0, **TMDD_FAST)
+    rhs, y0 = _tmdd_hand(kind, p, 300.0)
+    expected = solve_hand(rhs, y0, TS_TMDD)
+    assert_states(amounts(sol, [f"{kind}_{s}" for s in states]), expected, what=kind)
+
+
+def test_tmdd_observables_have_one_meaning_across_approximations(tmdd):
+    sol = tmdd["run"](300.0, **TMDD_FAST)
+    V1 = TMDD_PK["V1"]
+    full = {k: np.asarray(sol[f"full_{k}"]) for k in ("drug_free", "drug_total", "target_free", "target_total",
+                                                       "complex", "occupancy")}
+    np.testing.assert_allclose(full["drug_total"], (np.asarray(sol.amount("full_Ac")) + np.asarray(
+        sol.amount("full_RL"))) / V1, rtol=1e-12)
+    np.testing.assert_allclose(full["occupancy"], full["complex"] / full["target_total"], rtol=1e-12)
+    qss = {k: np.asarray(sol[f"qss_{k}"]) for k in full}
+    # total = free + complex by construction of the quadratic, to rounding
+    np.testing.assert_allclose(qss["drug_free"] + qss["complex"], qss["drug_total"], rtol=1e-10)
+    np.testing.assert_allclose(qss["target_free"] + qss["complex"], qss["target_total"], rtol=1e-10)
+    # the baseline target is R0 = ksyn/kdeg in every approximation
+    for a in APPROX:
+        assert float(sol[f"{a}_target_total"][0]) == pytest.approx(TMDD_TURNOVER["ksyn"] / TMDD_TURNOVER["kdeg"])
+
+
+# (scenario, binding parameters, dose [nmol], which approximations must agree with the full model)
+TMDD_SCENARIOS = [
+    # fast binding, kint << koff: both valid (Gibiansky 2008; KSS ~ KD)
+    ("valid", dict(kon=10.0, koff=1.0, kint=0.02), 300.0, {"qe": True, "qss": True}),
+    # internalisation much faster than dissociation: KSS = 20 KD, so QE is wrong, QSS still right
+    ("kint >> koff", dict(kon=100.0, koff=0.1, kint=2.0), 300.0, {"qe": False, "qss": True}),
+    # slow binding (kon R0 = 0.02/h, slower than distribution): neither quasi-steady state holds
+    ("slow binding", dict(kon=0.02, koff=0.002, kint=0.02), 300.0, {"qe": False, "qss": False}),
+    # MM: Rtot constant (kint = kdeg) and drug in large excess of target (1000 nM vs R0 = 1 nM) ...
+    ("mm valid", dict(kon=10.0, koff=1.0, kint=0.2), 3000.0, {"mm": True}),
+    # ... but not when the drug falls to the level of the target
+    ("mm invalid", dict(kon=10.0, koff=1.0, kint=0.2), 30.0, {"mm": False}),
+]
+
+
+def test_tmdd_approximations_agree_where_valid_and_disagree_where_not(tmdd):
+    # Measure: the largest relative error in total drug over t >= 3 h (after the initial binding
+    # transient, which no quasi-steady state can describe) where the full model's total drug is
+    # above 0.1 nM. Agreement: < 1% (observed <= 0.25%). Disagreement: > 5% (observed >= 11%).
+    # Both thresholds sit a factor >= 2 from what was observed, so the test tells the regimes
+    # apart without being sensitive to solver noise (1e-9).
+    for name, values, dose, expect in TMDD_SCENARIOS:
+        sol = tmdd["run"](dose, **values)
+        full = np.asarray(sol["full_drug_total"])
+        mask = (TS_TMDD >= 3.0) & (full > 0.1)
+        for a, agrees in expect.items():
+            err = np.max(np.abs(np.asarray(sol[f"{a}_drug_total"])[mask] - full[mask]) / full[mask])
+            if agrees:
+                assert err < 0.01, f"{name}: {a} should agree with the full model, error {err:.3g}"
+            else:
+                assert err > 0.05, f"{name}: {a} should visibly disagree with the full model, error {err:.3g}"

@@ -8,18 +8,21 @@ Each block's docstring lists the species, reactions, parameters and observables 
 creates, its ODEs and its literature source. See ``docs/blocks.md``.
 
 Families: PK disposition (:mod:`.pk`), elimination (:mod:`.elimination`), absorption
-(:mod:`.absorption`).
+(:mod:`.absorption`), plasma protein binding (:mod:`.binding`), target-mediated
+disposition (:mod:`.tmdd`).
 """
 
 from ._block import Block, assemble
 from .absorption import (
     first_order_absorption, transit_absorption, transit_chain_amounts, transit_input_rate, zero_order_absorption,
 )
+from .binding import protein_binding
 from .elimination import clearance_split, linear_elimination, michaelis_menten_elimination
 from .pk import (
     one_compartment, one_compartment_micro, three_compartment, three_compartment_micro, two_compartment,
     two_compartment_micro,
 )
+from .tmdd import tmdd
 
 __all__ = [
     "Block", "assemble",
@@ -28,4 +31,5 @@ __all__ = [
     "linear_elimination", "michaelis_menten_elimination", "clearance_split",
     "first_order_absorption", "zero_order_absorption", "transit_absorption",
     "transit_chain_amounts", "transit_input_rate",
+    "protein_binding", "tmdd",
 ]

@@ -1,0 +1,89 @@
+"""Shared by binding and TMDD: the free concentration of a rapid binding equilibrium, and the
+rewrite that makes a host model's processes act on free rather than total drug."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..errors import ModelError
+from ..model import Model, Reaction, Species, compose
+from ._block import Block
+
+
+def free_concentration(total, target_total, K) -> sp.Expr:
+    """The free ligand concentration C solving C + Rtot·C/(K + C) = Ctot (C ≥ 0).
+
+    With b = Ctot − Rtot − K, the root is C = ½·(b + √(b² + 4·K·Ctot)). Evaluated as
+    written it loses all digits when b < 0 and Ctot is small (the usual terminal phase:
+    b + √(...) cancels), so for b < 0 the algebraically equal form 2·K·Ctot/(√(...) − b)
+    is used; both branches are finite everywhere (K > 0), so gradients stay finite.
+
+    Example:
+        >>> import sympy as sp
+        >>> C = free_concentration(sp.Float(10.0), sp.Float(5.0), sp.Float(1.0))
+        >>> round(float(C), 6)        # C + 5C/(1+C) = 10
+        5.741657
+    """
+    b = total - target_total - K
+    root = sp.sqrt(b ** 2 + 4 * K * total)
+    return sp.Piecewise((sp.Rational(1, 2) * (b + root), b >= 0), (2 * K * total / (root - b), True))
+
+
+def free_fraction(total, target_total, K) -> sp.Expr:
+    """C/Ctot for the equilibrium of :func:`free_concentration`, finite also at Ctot = 0.
+
+    For b < 0 it is 2·K/(√(b² + 4·K·Ctot) − b), whose value at Ctot = 0 is the limit
+    K/(K + Rtot); for b ≥ 0 (so Ctot ≥ Rtot + K > 0) it is ½·(b + √(...))/Ctot.
+
+    Example:
+        >>> import sympy as sp
+        >>> round(float(free_fraction(sp.Float(0.0), sp.Float(3.0), sp.Float(1.0))), 6)   # K/(K + Rtot)
+        0.25
+    """
+    b = total - target_total - K
+    root = sp.sqrt(b ** 2 + 4 * K * total)
+    return sp.Piecewise((sp.Rational(1, 2) * (b + root) / total, b >= 0), (2 * K / (root - b), True))
+
+
+def host_model(host: Model | Block | None, drug: Species, kind: str) -> Model | None:
+    """The host as a :class:`Model` (None stays None), checked to contain ``drug``."""
+    if host is None:
+        return None
+    if isinstance(host, Block):
+        host = host.model
+    if not isinstance(host, Model):
+        raise ModelError(f"{kind}: host must be a qsp.Model or a qsp.blocks.Block, got {host!r}.")
+    if drug not in host.species:
+        raise ModelError(f"{kind}: the host model {host.name!r} has no species {drug.name!r}; pass the model whose "
+                         "reactions act on the drug (e.g. the disposition block).")
+    return host
+
+
+def with_free_drug(host: Model | None, drug: Species, free: sp.Expr) -> Model | None:
+    """``host`` with every use of ``drug`` (its concentration) in rates, rules and observables
+    replaced by ``free``: under a rapid-equilibrium assumption the species holds total drug,
+    while elimination, distribution and effects see free drug.
+
+    Reactions whose rate changes are rebuilt without the mass-action flag (the rate is no
+    longer mass action); the others are kept as the same objects.
+    """
+    if host is None:
+        return None
+    mapping = {drug: free}
+    reactions = []
+    for r in host.reactions:
+        if drug in r.rate.free_symbols:
+            r = Reaction(r.reactants, r.products, rate=r.rate.xreplace(mapping), name=r.name)
+        reactions.append(r)
+    rules = [rule.renamed(mapping) if drug in rule.expression.free_symbols else rule for rule in host.rules]
+    observables = {k: e.xreplace(mapping) for k, e in host.observables.items()}
+    return Model(host.name, reactions=reactions, observables=observables, rules=rules,
+                 parameters=host.parameters, species=host.species, compartments=host.compartments,
+                 description=host.description)
+
+
+def merged(fragment: Block, host: Model | None) -> Block:
+    """The fragment alone, or the host (already rewritten where needed) composed with it."""
+    if host is None:
+        return fragment
+    return Block(compose(host, fragment.model, name=fragment.model.name), fragment.handles, fragment.names)
