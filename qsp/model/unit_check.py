@@ -1,0 +1,548 @@
+"""Dimensional analysis of a model (run by :func:`qsp.compile`; see :mod:`qsp.model.units`).
+
+Each expression is walked once, bottom-up, to the unit it has:
+
+* a number is dimensionless (exactly zero fits any unit, so ``Piecewise((k*A, c), (0, True))``
+  and ``t > 0`` are fine); ``pi`` and ``E`` are numbers too;
+* a parameter has its ``unit``; a compartment its volume unit; a species its concentration
+  unit (its amount unit when ``amount_based``); a variable its ``unit`` or, for an
+  assignment rule without one, the unit of its expression; ``qsp.time`` the model's time unit;
+* ``a + b``, ``Min``, ``Max``, ``Mod``, ``Piecewise`` branches and both sides of a comparison
+  must agree in dimension *and* size (``mg/L + ng/mL`` is an error: nothing is rescaled silently);
+* ``exp``, ``log``, trigonometric and similar functions need a dimensionless argument of size 1;
+* ``x**n`` multiplies the exponents by ``n``, even a symbolic one, so a Hill term
+  ``C**n/(EC50**n + C**n)`` comes out dimensionless.
+
+A symbol without a unit makes every expression that uses it *unknown*: it is reported in
+:attr:`UnitReport.unchecked`, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import sympy as sp
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import Boolean
+
+from ..errors import UnitError
+from .reaction import Reaction
+from .rules import AssignmentRule
+from .symbols import Compartment, ModelSymbol, Parameter, Species, Time, Variable
+from .unit_grammar import ACTIVITY, LENGTH, MASS, SUBSTANCE, TIME, TIME_NAMES, Unit, parse_unit
+
+ANY = "any"  # the unit of an exact zero: it fits every unit
+BOOLEAN = "boolean"  # the "unit" of a condition
+ONE = parse_unit("1")
+_TIME_DIMENSION = Unit(tuple(sp.Integer(int(i == TIME)) for i in range(5)), sp.Integer(1))
+
+_DIMENSIONLESS_FUNCTIONS = (sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.asin, sp.acos, sp.atan, sp.sinh, sp.cosh,
+                            sp.tanh, sp.asinh, sp.acosh, sp.atanh, sp.sec, sp.csc, sp.cot, sp.sech, sp.csch, sp.coth,
+                            sp.erf, sp.erfc, sp.gamma, sp.loggamma, sp.factorial)
+_SAME_AS_ARGUMENT = (sp.Abs, sp.floor, sp.ceiling)
+_AGREEING = (sp.Min, sp.Max, sp.Mod)
+
+
+def is_amount(dims) -> bool:
+    """A mass, an amount of substance, an activity (U) or a plain count: what a species holds."""
+    if not all(d.is_number for d in dims) or dims[LENGTH] != 0 or dims[TIME] != 0:
+        return False
+    kinds = [dims[MASS], dims[SUBSTANCE], dims[ACTIVITY]]
+    return all(k == 0 for k in kinds) or (sorted(kinds) == [0, 0, 1])
+
+
+def is_concentration(dims) -> bool:
+    """An amount per volume (length^-3)."""
+    return dims[LENGTH] == -3 and is_amount(tuple(sp.Integer(0) if i == LENGTH else d for i, d in enumerate(dims)))
+
+
+@dataclass(frozen=True)
+class UnitReport:
+    """What :func:`check_units` found: the unit of every output, and what it could not check.
+
+    Attributes:
+        annotated: whether the model carries any unit at all (if not, nothing was checked).
+        time: the model's time unit (``'h'``), given or inferred from its rates; None if unknown.
+        outputs: name → :class:`Unit` of ``sol[name]`` (parameters, compartments, species
+            concentrations, variables, observables); None where it is unknown.
+        amounts: species name → unit of its amount (of ``sol.amount(name)`` and of its doses).
+        rates: reaction name → unit of its rate.
+        unchecked: the expressions that use a symbol without a unit, with those symbols.
+    """
+
+    annotated: bool
+    time: str | None = None
+    outputs: Mapping[str, Unit | None] = field(default_factory=dict)
+    amounts: Mapping[str, Unit | None] = field(default_factory=dict)
+    rates: Mapping[str, Unit | None] = field(default_factory=dict)
+    unchecked: tuple[str, ...] = ()
+
+    def unit(self, name: str) -> str | None:
+        """The unit of output ``name`` as text in mg, nmol, L and the model's time unit."""
+        u = self.outputs.get(name, self.amounts.get(name))
+        return None if u is None else u.format(self.time or "h")
+
+    def __str__(self) -> str:
+        if not self.annotated:
+            return "no units (nothing checked)"
+        lines = [f"time unit: {self.time or 'unknown'}"]
+        lines += [f"{name}: {self.unit(name) or 'unknown'}" for name in self.outputs]
+        lines += [f"unchecked: {item}" for item in self.unchecked]
+        return "\n".join(lines)
+
+
+def declared_units(model) -> dict[ModelSymbol, Unit]:
+    """Parse every ``unit=`` annotation of the model (an empty string counts as none)."""
+    out = {}
+    for sym in model.symbols.values():
+        text = getattr(sym, "unit", None)
+        if text is None or (isinstance(text, str) and not text.strip()):
+            continue
+        out[sym] = parse_unit(text, f"{sym.kind} {sym.name!r}")
+    return out
+
+
+def _time_unit(time) -> Unit:
+    unit = parse_unit(time, "time unit")
+    if not unit.same_dimension(_TIME_DIMENSION):
+        raise UnitError(f"time unit {time!r} is a {unit.dimension}, not a time; give e.g. time='h'.")
+    return unit
+
+
+def _time_name(seconds) -> str:
+    if seconds in TIME_NAMES:
+        return TIME_NAMES[seconds]
+    return f"{float(seconds) / 3600:.6g} h"
+
+
+def check_units(model, time: str | None = None) -> UnitReport:
+    """Check a model's units; return a :class:`UnitReport` or raise :class:`~qsp.UnitError`.
+
+    A model without any ``unit=`` is not checked. Otherwise every reaction rate must be an
+    amount per time (the amount unit of each species it changes, per the model's time
+    unit), every volume a volume, every rule consistent with its variable's unit, and
+    every sum and comparison consistent. ``time`` fixes the time unit; by default it is
+    inferred from the rates, which must all agree on one.
+
+    Raises:
+        UnitError: a mismatch, naming the reaction or rule, the expression and both units.
+
+    Example:
+        >>> import qsp
+        >>> V, CL = qsp.Parameter("V", 30.0, unit="L"), qsp.Parameter("CL", 3.0, unit="L/h")
+        >>> A = qsp.Species("A", qsp.Compartment("central", volume=V), unit="mg")
+        >>> m = qsp.Model("pk", reactions=[qsp.Reaction([A], [], rate=CL * A, name="elim")],
+        ...               observables={"C": A})
+        >>> report = check_units(m)
+        >>> report.time, report.unit("C"), str(report.rates["elim"])
+        ('h', 'mg/L', 'mg/h')
+    """
+    declared = declared_units(model)
+    if not declared:
+        return UnitReport(annotated=False)
+    given = _time_unit(time) if time is not None else None
+    first = _Analysis(model, declared, given)
+    first.run()
+    if given is not None:
+        return first.report()
+    inferred = first.infer_time()
+    if inferred is None:
+        return first.report()
+    second = _Analysis(model, declared, inferred)  # again, with time known: scales and time-dependent terms
+    second.run()
+    return second.report()
+
+
+def written_factors(model, declared: dict) -> dict[tuple, sp.Expr]:
+    """Leading numbers that the check reads as written-out conversion factors, by site.
+
+    Best effort on a model that may not pass (a model in mixed units, before conversion):
+    what the check could not reach is simply not listed.
+    """
+    first = _Analysis(model, declared, None)
+    try:
+        first.run()
+        time = first.infer_time()
+        if time is None:
+            return dict(first.written_factors)
+        second = _Analysis(model, declared, time)
+        second.run()
+        return dict(second.written_factors)
+    except UnitError:
+        return dict(first.written_factors)
+
+
+class _Analysis:
+    """One pass over the model with a given (or unknown) time unit."""
+
+    def __init__(self, model, declared: dict, time: Unit | None):
+        self.model, self.declared, self.T = model, declared, time
+        self.units: dict = {}  # symbol -> unit of its meaning in expressions
+        self.amount: dict = {}  # species -> amount unit
+        self.concentration: dict = {}  # species -> concentration unit
+        self.unchecked: list[str] = []
+        self.rates: dict = {}
+        self.observables: dict = {}
+        self.candidates: list[tuple[str, sp.Expr, float]] = []  # (where, tau, tau with the coefficient)
+        self.written_factors: dict[tuple, sp.Expr] = {}  # (kind, name...) -> leading number read as a conversion
+
+    # ---------------------------------------------------------------- symbols
+    def quantities(self) -> None:
+        """Units of parameters, compartments (volume units) and species."""
+        m = self.model
+        for p in m.parameters:
+            self.units[p] = self.declared.get(p)
+        for c in m.compartments:
+            self._compartment(c, set())
+        for s in m.species:
+            self._species(s)
+
+    def run(self) -> None:
+        m = self.model
+        self.quantities()
+        for r in m.rate_rules:
+            self.units[r.variable] = self.declared.get(r.variable)
+        for r in m.assignment_rules:
+            self._assignment(r)
+        for name, reaction in zip(m.reaction_names, m.reactions):
+            self._reaction(name, reaction)
+        for r in m.rate_rules:
+            self._rate_rule(r)
+        for s in m.species:
+            self._initial_values(s)
+        for r in m.rate_rules:
+            v = r.variable
+            if v.initial.free_symbols:
+                self._expect(self.units[v], v.initial, f"Variable {v.name!r} initial value", f"variable {v.name!r}",
+                             key=("initial", v.name))
+        for key, expr in m.observables.items():
+            self.observables[key] = self._unit(expr, f"observable {key!r}")
+        for index, event in enumerate(getattr(m, "events", ())):
+            self._event(index, event)
+
+    def _compartment(self, c: Compartment, visiting: set) -> Unit | None:
+        if c in self.units:
+            return self.units[c]
+        if c in visiting:
+            return None
+        visiting.add(c)
+        for other in c.volume.free_symbols:
+            if isinstance(other, Compartment):
+                self._compartment(other, visiting)
+        declared = self.declared.get(c)
+        where = f"compartment {c.name!r} volume"
+        if declared is not None and not is_volume(declared):
+            raise UnitError(f"Compartment {c.name!r}: unit {c.unit!r} is a {declared.dimension}, not a volume; "
+                            "give a volume unit such as 'L' or 'mL'.")
+        derived = None if not c.volume.free_symbols else self._unit(c.volume, where)
+        if derived is not None and derived is not ANY:
+            if not is_volume(derived):
+                raise UnitError(f"{where}: {c.volume} has dimension {derived.dimension} ({self._fmt(derived)}), "
+                                "but a volume is needed (volume, e.g. L).")
+            self._expect(declared, c.volume, where, f"the compartment's unit {c.unit!r}", key=("volume", c.name))
+        self.units[c] = declared if declared is not None else (derived if derived is not ANY else None)
+        return self.units[c]
+
+    def _species(self, s: Species) -> None:
+        declared, volume = self.declared.get(s), self.units.get(s.compartment)
+        amount = concentration = None
+        if declared is not None:
+            if is_amount(declared.dims):
+                amount = declared
+                concentration = declared / volume if volume is not None else None
+            elif is_concentration(declared.dims):
+                concentration = declared
+                amount = declared * volume if volume is not None else None
+            else:
+                hint = (" (unit names are case-sensitive: 'nM' is nanomolar, 'nm' a nanometre)"
+                        if declared.dims[LENGTH] != 0 else "")
+                raise UnitError(f"Species {s.name!r}: unit {s.unit!r} ({declared.dimension}) is neither an amount "
+                                f"(a mass, substance or activity, e.g. 'mg', 'nmol', 'U') nor a concentration "
+                                f"(e.g. 'mg/L', 'nM'){hint}.")
+        self.amount[s], self.concentration[s] = amount, concentration
+        self.units[s] = amount if s.amount_based else concentration
+
+    def _assignment(self, rule: AssignmentRule) -> None:
+        v = rule.variable
+        where = f"assignment rule for {v.name!r}"
+        derived = self._unit(rule.expression, where)
+        declared = self.declared.get(v)
+        self._expect(declared, rule.expression, where, f"variable {v.name!r} (unit {v.unit!r})",
+                     key=("assignment", v.name))
+        self.units[v] = declared if declared is not None else (derived if isinstance(derived, Unit) else None)
+
+    # ---------------------------------------------------------------- rates
+    def _reaction(self, name: str, reaction: Reaction) -> None:
+        where = f"reaction {name!r} rate"
+        rate = self._unit(reaction.rate, where)
+        if not isinstance(rate, Unit):
+            self.rates[name] = None
+            return
+        self.rates[name] = rate
+        known = [(s, self.amount[s]) for s in reaction.species() if self.amount.get(s) is not None]
+        for s, amount in known:
+            expected = amount / (self.T if self.T is not None else _TIME_DIMENSION)
+            if not rate.same_dimension(expected):
+                raise UnitError(
+                    f"{where}: {reaction.rate} has dimension {rate.dimension} ({self._fmt(rate)}), but species "
+                    f"{s.name!r} is counted in {amount.dimension} (unit {s.unit!r}), so the rate must be "
+                    f"{expected.dimension} (amount per time). A concentration per time needs a factor of the "
+                    "compartment volume."
+                )
+            if self.T is not None:
+                self._expect(expected, reaction.rate, where, f"species {s.name!r} (amount per {self._tname()})",
+                             unit=rate, key=("reaction", name))
+            else:
+                self._candidate(where, reaction.rate, amount / rate)
+        if not known:
+            per_time = rate * _TIME_DIMENSION
+            if not is_amount(per_time.dims):
+                raise UnitError(
+                    f"{where}: {reaction.rate} has dimension {rate.dimension} ({self._fmt(rate)}), but a reaction "
+                    "rate is an amount per time (mass/time, substance/time, e.g. mg/h). A concentration per time "
+                    "needs a factor of the compartment volume."
+                )
+
+    def _rate_rule(self, rule) -> None:
+        v = rule.variable
+        where = f"rate rule for {v.name!r}"
+        derivative = self._unit(rule.expression, where)
+        unit = self.units.get(v)
+        if not isinstance(derivative, Unit) or unit is None:
+            return
+        expected = unit / (self.T if self.T is not None else _TIME_DIMENSION)
+        if not derivative.same_dimension(expected):
+            raise UnitError(f"{where}: d{v.name}/dt = {rule.expression} has dimension {derivative.dimension} "
+                            f"({self._fmt(derivative)}), but variable {v.name!r} is in {unit.dimension} "
+                            f"(unit {v.unit!r}), so its derivative must be {expected.dimension}.")
+        if self.T is not None:
+            self._expect(expected, rule.expression, where, f"variable {v.name!r} per {self._tname()}",
+                         unit=derivative, key=("rate", v.name))
+        else:
+            self._candidate(where, rule.expression, unit / derivative)
+
+    def _candidate(self, where: str, expr: sp.Expr, per: Unit) -> None:
+        """Record the time unit that ``where`` implies (``per`` = amount / rate, a time)."""
+        if not per.scale.is_number:
+            return
+        tau = sp.nsimplify(per.scale)
+        coefficient = abs(float(expr.as_coeff_Mul()[0]))
+        self.candidates.append((f"{where}: {expr}", tau, float(tau) * coefficient))
+
+    def infer_time(self) -> Unit | None:
+        """The one named time unit every rate agrees on (None without any fully annotated rate)."""
+        if not self.candidates:
+            return None
+        # a rate's own time unit first; then the one it has if its leading number is a conversion factor
+        options = [tau for _, tau, _ in self.candidates if tau in TIME_NAMES]
+        options += [tau for _, _, c in self.candidates for tau in TIME_NAMES if _close(c, float(tau))]
+        for tau in dict.fromkeys(options):
+            if all(t == tau or _close(c, float(tau)) for _, t, c in self.candidates):
+                return parse_unit(TIME_NAMES[tau])
+        lines = "; ".join(f"{where} runs per {_time_name(tau)}" for where, tau, _ in self.candidates)
+        raise UnitError(
+            f"Model {self.model.name!r} mixes units: its rates do not agree on one time unit ({lines}). "
+            "qsp never rescales silently: annotate consistent units, or convert the model with "
+            "qsp.model.units.to_base_units(model, time='h')."
+        )
+
+    # ---------------------------------------------------------------- values
+    def _initial_values(self, s: Species) -> None:
+        for field_name, unit, test, kind in (("initial_amount", self.amount[s], is_amount, "an amount"),
+                                             ("initial_concentration", self.concentration[s], is_concentration,
+                                              "a concentration")):
+            expr = getattr(s, field_name)
+            if expr is not None and expr.free_symbols:
+                self._expect_kind(unit, expr, f"Species {s.name!r} {field_name}", test, kind,
+                                  key=(field_name, s.name))
+
+    def _expect_kind(self, unit, expr, where, test, kind, key) -> None:
+        if unit is not None:
+            self._expect(unit, expr, where, where.split(" initial")[0], key=key)
+            return
+        got = self._unit(expr, where)
+        if isinstance(got, Unit) and not test(got.dims):
+            raise UnitError(f"{where}: {expr} has dimension {got.dimension} ({self._fmt(got)}), but it must be {kind}.")
+
+    def _event(self, index: int, event) -> None:
+        for what, expr in event.expressions():
+            if "trigger" in what:
+                self._unit(expr, what)
+        for target, value in event.assignments.items():
+            if value.free_symbols:
+                self._expect(self.units.get(target), value, f"event {event.name or '<unnamed>'!r} assignment to "
+                             f"{target.name!r}", f"{target.kind} {target.name!r}", key=("event", index, target.name))
+
+    def _expect(self, expected: Unit | None, expr: sp.Expr, where: str, what: str, unit=None, key=None) -> None:
+        """``expr`` (of unit ``unit``, else walked) must be in ``expected``: same dimension and size.
+
+        A top-level number that converts exactly between the two (``1000*A`` for an output in
+        ng/mL of A in mg/L) counts as a written-out conversion factor: it is accepted and
+        recorded under ``key`` in :attr:`written_factors` (``to_base_units`` removes it).
+        """
+        got = unit if unit is not None else self._unit(expr, where)
+        if expected is None or not isinstance(got, Unit):
+            return
+        if not got.same_dimension(expected):
+            raise UnitError(f"{where}: {expr} has dimension {got.dimension} ({self._fmt(got)}), but {what} "
+                            f"needs {expected.dimension} ({self._fmt(expected)}).")
+        if got.same_scale(expected):
+            return
+        coefficient = expr.as_coeff_Mul()[0]
+        ratio = sp.simplify(expected.scale / got.scale)
+        if ratio.is_number and coefficient != 1 and _close(abs(float(coefficient)), float(1 / ratio)):
+            if key is not None:
+                self.written_factors[key] = coefficient
+            return
+        raise UnitError(
+            f"{where}: {expr} is in {self._fmt(got)}, but {what} needs {self._fmt(expected)}: the same dimension "
+            f"({got.dimension}) in units of a different size (factor {_number(ratio)}). qsp never rescales "
+            "silently: annotate consistent units, or convert the model with "
+            "qsp.model.units.to_base_units(model, time=...)."
+        )
+
+    # ---------------------------------------------------------------- expressions
+    def _fmt(self, unit: Unit) -> str:
+        return unit.format(self._tname())
+
+    def _tname(self) -> str:
+        return TIME_NAMES.get(self.T.scale, "h") if self.T is not None else "h"
+
+    def _unit(self, expr: sp.Basic, where: str):
+        """The unit of ``expr``: a Unit, ANY (exact zero), BOOLEAN, or None (unknown)."""
+        missing = sorted({s.name for s in expr.free_symbols
+                          if isinstance(s, ModelSymbol) and not isinstance(s, Time) and self.units.get(s) is None}
+                         | ({"time"} if self.T is None and any(isinstance(s, Time) for s in expr.free_symbols)
+                            else set()))
+        result = _Walker(self, where).walk(expr)
+        if result is None and missing:
+            self.unchecked.append(f"{where}: {expr} (no unit for {', '.join(missing)})")
+        return result
+
+    def report(self) -> UnitReport:
+        m = self.model
+        outputs: dict = {}
+        for sym in m.symbols.values():
+            outputs[sym.name] = self.concentration.get(sym) if isinstance(sym, Species) else self.units.get(sym)
+        for key, unit in self.observables.items():
+            outputs[key] = unit if isinstance(unit, Unit) else None
+        return UnitReport(annotated=True, time=self._tname() if self.T is not None else None, outputs=outputs,
+                          amounts={s.name: self.amount.get(s) for s in m.species}, rates=dict(self.rates),
+                          unchecked=tuple(dict.fromkeys(self.unchecked)))
+
+
+def is_volume(unit: Unit) -> bool:
+    return all(d == (3 if i == LENGTH else 0) for i, d in enumerate(unit.dims))
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-12 * max(abs(a), abs(b))
+
+
+def _number(x) -> str:
+    return f"{float(x):.6g}" if x.is_number else str(x)
+
+
+class _Walker:
+    """The bottom-up unit of one expression (errors name ``where``)."""
+
+    def __init__(self, analysis: _Analysis, where: str):
+        self.a, self.where = analysis, where
+
+    def walk(self, e: sp.Basic):
+        if isinstance(e, Time):
+            return self.a.T
+        if isinstance(e, ModelSymbol):
+            return self.a.units.get(e)
+        if e in (sp.true, sp.false):
+            return BOOLEAN
+        if e.is_number and not isinstance(e, Boolean):
+            return ANY if e == 0 else ONE
+        if e.is_Add:
+            return self.agree(e, e.args, "the terms of")
+        if e.is_Mul:
+            result = ONE
+            for arg in e.args:
+                u = self.walk(arg)
+                if u is None or u is ANY:
+                    return u
+                result = result * u
+            return result
+        if e.is_Pow:
+            return self.power(e)
+        if isinstance(e, sp.Piecewise):
+            for _, condition in e.args:
+                self.walk(condition)
+            return self.agree(e, [value for value, _ in e.args], "the branches of")
+        if isinstance(e, Relational):
+            self.agree(e, e.args, "the two sides of")
+            return BOOLEAN
+        if isinstance(e, Boolean):
+            for arg in e.args:
+                self.walk(arg)
+            return BOOLEAN
+        if isinstance(e, _DIMENSIONLESS_FUNCTIONS) or isinstance(e, sp.atan2):
+            if isinstance(e, sp.atan2):
+                self.agree(e, e.args, "the arguments of")
+                return ONE
+            for arg in e.args:
+                self.dimensionless(e, arg)
+            return ONE
+        if isinstance(e, _SAME_AS_ARGUMENT):
+            return self.walk(e.args[0])
+        if isinstance(e, (sp.sign, sp.Heaviside)):
+            self.walk(e.args[0])
+            return ONE
+        if isinstance(e, _AGREEING):
+            return self.agree(e, e.args, "the arguments of")
+        return None  # a construct without a unit rule: unknown, never guessed
+
+    def power(self, e: sp.Pow):
+        base, exponent = e.args
+        if exponent.free_symbols:
+            self.dimensionless(e, exponent)
+        u = self.walk(base)
+        if u is None or u is ANY:
+            return u
+        if u.is_dimensionless and u.scale == 1:
+            return ONE
+        return u**exponent
+
+    def dimensionless(self, node, arg) -> None:
+        u = self.walk(arg)
+        if not isinstance(u, Unit):
+            return
+        if not u.is_dimensionless:
+            raise UnitError(f"{self.where}: in {node}, {arg} has dimension {u.dimension} ({self.a._fmt(u)}), "
+                            "but it must be dimensionless (divide it by a quantity in the same unit).")
+        if u.scale != 1 and not (u.scale.is_number and _close(float(u.scale), 1.0)):
+            raise UnitError(f"{self.where}: in {node}, {arg} is dimensionless only up to a factor "
+                            f"{_number(u.scale)}: its symbols are in units of different size (e.g. 1/min with h). "
+                            "Annotate consistent units, or convert with qsp.model.units.to_base_units(model).")
+
+    def agree(self, node, args, what: str):
+        known: list[tuple[sp.Basic, Unit]] = []
+        unknown = False
+        for arg in args:
+            u = self.walk(arg)
+            if u is None:
+                unknown = True
+            elif isinstance(u, Unit):
+                known.append((arg, u))
+            elif u is BOOLEAN:
+                raise UnitError(f"{self.where}: {what} {node} mix a condition ({arg}) with numbers.")
+        for arg, u in known[1:]:
+            first, u0 = known[0]
+            if not u.same_dimension(u0):
+                raise UnitError(f"{self.where}: {what} {node} disagree: {first} has dimension {u0.dimension} "
+                                f"({self.a._fmt(u0)}) but {arg} has dimension {u.dimension} ({self.a._fmt(u)}).")
+            if not u.same_scale(u0):
+                raise UnitError(
+                    f"{self.where}: {what} {node} are in units of different size: {first} in {self.a._fmt(u0)}, "
+                    f"{arg} in {self.a._fmt(u)} (same dimension {u.dimension}). qsp never rescales silently: "
+                    "annotate consistent units, or convert with qsp.model.units.to_base_units(model)."
+                )
+        if unknown:
+            return None
+        return known[0][1] if known else ANY
