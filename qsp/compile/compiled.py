@@ -321,6 +321,7 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     """
     if not isinstance(model, Model):
         raise CompileError(f"compile() takes a qsp.Model, got {type(model).__name__}.")
+    from ..model.units import check_units; check_units(model)  # noqa: E702 - units before structure (issue 6)
     if model.events:  # placeholder until event simulation lands in compile/simulate
         raise CompileError(f"model {model.name!r} has {len(model.events)} event(s); "
                            "event simulation is not implemented yet.")
