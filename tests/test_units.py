@@ -49,6 +49,9 @@ PARSE_CASES = [
     ("mg/L", "mass/volume", 1),
     ("mL/min/1.73m^2", "length/time", R(1, 10**6) / 60 / R(173, 100)),   # left to right: (mL/min)/(1.73 m^2)
     ("mL/min/1.73 m²", "length/time", R(1, 10**6) / 60 / R(173, 100)),
+    ("mL/min/1.73m2", "length/time", R(1, 10**6) / 60 / R(173, 100)),    # UCUM-style attached exponent
+    ("(L/h)/(mL/min/1.73m2)", "length^2", R(1, 10**3) / 3600 / (R(1, 10**6) / 60 / R(173, 100))),
+    ("h-1", "1/time", R(1, 3600)),
     ("L/(nmol*h)", "volume/(substance·time)", R(1, 10**3) / (R(1, 10**9) * 3600)),
     ("1/(nM*day)", "volume/(substance·time)", 1 / (R(1, 10**6) * 86400)),
     ("U/L/h", "activity/(volume·time)", 1 / (R(1, 10**3) * 3600)),
@@ -73,8 +76,8 @@ def test_equivalent_spellings(a, b):
     assert parse_unit(a) == parse_unit(b)
 
 
-@pytest.mark.parametrize("text", ["mg/", "foo", "mg//L", "mg^x", "month", "(mg", "mg)", "mg L", "", "h-1", "m2",
-                                  "mg^1.5", "nm0l"])
+@pytest.mark.parametrize("text", ["mg/", "foo", "mg//L", "mg^x", "month", "(mg", "mg)", "mg L", "", "h- 1", "m 2",
+                                  "mg^1.5", "m2.5", "nm0l"])
 def test_bad_unit_strings_name_the_item_and_list_accepted_forms(text):
     with pytest.raises(UnitError) as err:
         parse_unit(text, "Parameter 'CL'")

@@ -22,6 +22,7 @@ string is read by a recursive-descent parser over a fixed table of names:
              | atom [power]                             "h^-1", "m²"
              | "(" product ")" [power]                  "1/(nM*h)"
     power   := ("^" | "**") ["-" | "+"] integer  |  superscript digits ("⁻¹", "²")
+             | ["-"] integer written right after the name   "m2", "h-1" (the clinical "1.73m2")
 
 A number is a pure scale (``1.73m^2`` is 1.73 square metres, the body-surface-area
 normalisation of ``mL/min/1.73m^2``). Whitespace is allowed around symbols, but two
@@ -256,7 +257,7 @@ ACCEPTED = (
     "molar concentration M, mM, uM/µM, nM, pM; volume L (or l), dL, mL, uL/µL, nL, cc; length m, cm, mm, um; "
     "time s, ms, min, h (hr, hour), day (d), week (wk), year (yr, 365.25 days); activity U, IU (kU, mU, uU, mIU...); "
     "dimensionless 1, %, dimensionless. Combine them with * (or ·), / and ^ (or **), parentheses and numbers, "
-    "e.g. 'mg', 'mg/L', 'L/h', '1/h', 'h^-1', 'mg*h/L', 'L/(nmol*h)', 'nM', 'mL/min/1.73m^2'"
+    "e.g. 'mg', 'mg/L', 'L/h', '1/h', 'h^-1', 'mg*h/L', 'L/(nmol*h)', 'nM', 'mL/min/1.73m^2' (or 1.73m2)"
 )
 
 
@@ -350,7 +351,23 @@ class _Parser:
         unit = UNITS.get(name)
         if unit is None:
             self.fail(f"unknown unit {name!r} at position {pos}")
-        return unit ** self.power()
+        attached = self.attached_power(pos + len(name))
+        return unit ** (attached if attached is not None else self.power())
+
+    def attached_power(self, end: int) -> sp.Integer | None:
+        """An integer written right after a unit name, without ^ ("m2", "h-1"), as in UCUM."""
+        sign = 1
+        first = self.i
+        if self.peek("sign") and self.tokens[self.i][2] == end:
+            sign = -1 if self.tokens[self.i][1] == "-" else 1
+            end += 1
+            self.i += 1
+        token = self.peek("number")
+        if token is None or token[2] != end or "." in token[1]:
+            self.i = first
+            return None
+        self.take()
+        return sp.Integer(sign * int(token[1]))
 
     def power(self) -> sp.Integer:
         if self.peek("sup"):
