@@ -68,7 +68,7 @@ class Event:
             raise ModelError(f"Event name {name!r} is not a valid identifier.")
         if isinstance(trigger, bool):
             trigger = sp.true if trigger else sp.false
-        if not isinstance(trigger, Boolean):
+        if not isinstance(trigger, Boolean) or isinstance(trigger, sp.Expr):  # a Symbol is a Boolean too
             raise ModelError(
                 f"Event {label!r}: trigger {trigger!r} is not a condition; give a sympy relational or boolean, "
                 "e.g. qsp.time >= 5 or sympy.Lt(A, 0.1)."
