@@ -178,7 +178,8 @@ def test_an_exact_written_out_conversion_factor_is_accepted():
     out = V("C_ng_per_mL", unit="ng/mL")   # 1 mg/L = 1000 ng/mL
     model = qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=P("CL", 1.0, unit="L/h") * A)],
                       rules=[qsp.AssignmentRule(out, 1000 * A)])
-    assert check_units(model).unit("C_ng_per_mL") == "0.001 mg/L"
+    report = check_units(model)
+    assert report.unit("C_ng_per_mL") == "ng/mL" and report.outputs["C_ng_per_mL"] == parse_unit("ng/mL")
     wrong = model.extended(rules=[qsp.AssignmentRule(V("C_wrong", unit="ng/mL"), 100 * A)])
     with pytest.raises(UnitError, match="C_wrong"):
         check_units(wrong)

@@ -68,6 +68,7 @@ class UnitReport:
             concentrations, variables, observables); None where it is unknown.
         amounts: species name → unit of its amount (of ``sol.amount(name)`` and of its doses).
         rates: reaction name → unit of its rate.
+        labels: name → the unit text the model itself declares for that output, where it does.
         unchecked: the expressions that use a symbol without a unit, with those symbols.
     """
 
@@ -76,10 +77,19 @@ class UnitReport:
     outputs: Mapping[str, Unit | None] = field(default_factory=dict)
     amounts: Mapping[str, Unit | None] = field(default_factory=dict)
     rates: Mapping[str, Unit | None] = field(default_factory=dict)
-    unchecked: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    skipped: tuple = ()  # (where, expression, names without a unit), formatted on demand
+
+    @property
+    def unchecked(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f"{where}: {expr} (no unit for {', '.join(names)})"
+                                   for where, expr, names in self.skipped))
 
     def unit(self, name: str) -> str | None:
-        """The unit of output ``name`` as text in mg, nmol, L and the model's time unit."""
+        """The unit of output ``name``: the model's own text for it if it declares one, else
+        the derived unit written in mg, nmol, L and the model's time unit."""
+        if name in self.labels:
+            return self.labels[name]
         u = self.outputs.get(name, self.amounts.get(name))
         return None if u is None else u.format(self.time or "h")
 
@@ -181,7 +191,7 @@ class _Analysis:
         self.units: dict = {}  # symbol -> unit of its meaning in expressions
         self.amount: dict = {}  # species -> amount unit
         self.concentration: dict = {}  # species -> concentration unit
-        self.unchecked: list[str] = []
+        self.skipped: list[tuple] = []
         self.rates: dict = {}
         self.observables: dict = {}
         self.candidates: list[tuple[str, sp.Expr, float]] = []  # (where, tau, tau with the coefficient)
@@ -205,7 +215,7 @@ class _Analysis:
             self.units[r.variable] = self.declared.get(r.variable)
         for r in m.assignment_rules:
             self._assignment(r)
-        for name, reaction in zip(m.reaction_names, m.reactions):
+        for name, reaction in zip(m.reaction_names, m._reactions):  # (m.reactions re-creates each one)
             self._reaction(name, reaction)
         for r in m.rate_rules:
             self._rate_rule(r)
@@ -411,13 +421,19 @@ class _Analysis:
 
     def _unit(self, expr: sp.Basic, where: str):
         """The unit of ``expr``: a Unit, ANY (exact zero), BOOLEAN, or None (unknown)."""
-        missing = sorted({s.name for s in expr.free_symbols
-                          if isinstance(s, ModelSymbol) and not isinstance(s, Time) and self.units.get(s) is None}
-                         | ({"time"} if self.T is None and any(isinstance(s, Time) for s in expr.free_symbols)
-                            else set()))
+        missing, known = [], False
+        for s in expr.free_symbols:
+            unit = self.T if isinstance(s, Time) else self.units.get(s)
+            if unit is None:
+                missing.append("time" if isinstance(s, Time) else s.name)
+            else:
+                known = True
+        if missing and not known:  # nothing in it to check: skip the walk (large unannotated models)
+            self.skipped.append((where, expr, tuple(sorted(missing))))
+            return None
         result = _Walker(self, where).walk(expr)
         if result is None and missing:
-            self.unchecked.append(f"{where}: {expr} (no unit for {', '.join(missing)})")
+            self.skipped.append((where, expr, tuple(sorted(missing))))
         return result
 
     def report(self) -> UnitReport:
@@ -429,7 +445,23 @@ class _Analysis:
             outputs[key] = unit if isinstance(unit, Unit) else None
         return UnitReport(annotated=True, time=self._tname() if self.T is not None else None, outputs=outputs,
                           amounts={s.name: self.amount.get(s) for s in m.species}, rates=dict(self.rates),
-                          unchecked=tuple(dict.fromkeys(self.unchecked)))
+                          labels=self._labels(), skipped=tuple(self.skipped))
+
+    def _labels(self) -> dict[str, str]:
+        """The model's own unit text per output (a species: its concentration, 'mg' over 'L')."""
+        labels = {}
+        for sym in self.model.symbols.values():
+            text = self.declared.get(sym) is not None and sym.unit.strip()
+            if not text:
+                continue
+            if isinstance(sym, Species) and self.amount.get(sym) is self.declared[sym]:
+                volume = self.declared.get(sym.compartment)
+                if volume is None:
+                    continue
+                vtext = sym.compartment.unit.strip()
+                text = f"{text}/{vtext}" if "/" not in vtext and "*" not in vtext else f"{text}/({vtext})"
+            labels[sym.name] = text
+        return labels
 
 
 def is_volume(unit: Unit) -> bool:
@@ -462,6 +494,9 @@ class _Walker:
         if e.is_Add:
             return self.agree(e, e.args, "the terms of")
         if e.is_Mul:
+            if any(isinstance(a, ModelSymbol) and not isinstance(a, Time) and self.a.units.get(a) is None
+                   for a in e.args):
+                return None  # an unknown factor: the product is unknown (cheap exit for unannotated rates)
             result = ONE
             for arg in e.args:
                 u = self.walk(arg)
