@@ -463,3 +463,130 @@ def test_tmdd_approximations_agree_where_valid_and_disagree_where_not(tmdd):
                 assert err < 0.01, f"{name}: {a} should agree with the full model, error {err:.3g}"
             else:
                 assert err > 0.05, f"{name}: {a} should visibly disagree with the full model, error {err:.3g}"
+
+
+# ====================================================================== PD, turnover, indirect response
+PD = dict(CL=4.0, V=20.0, dose=100.0, E0=5.0, Emax=40.0, EC50=1.5, hill=2.5, Imax_E=3.0, IC50_E=0.8,
+          ke0=0.4, kin=12.0, kout=0.3, Imax=0.8, IC50=1.2, Smax=2.0, SC50=0.9, lower=1.0, upper=3.0, width=0.05)
+IDR_KINDS = (1, 2, 3, 4)
+
+
+@pytest.fixture(scope="module")
+def pd():
+    """IV bolus one-compartment PK driving: a sigmoid Emax (stimulation), a plain inhibitory Emax,
+    an effect compartment, the four indirect responses (prefixes i1..i4) and a therapeutic window."""
+    p = PD
+    pk = blocks.one_compartment(CL=p["CL"], V=p["V"])
+    C = pk["Ac"]
+    hill = blocks.emax(C, E0=p["E0"], Emax=p["Emax"], EC50=p["EC50"], hill=p["hill"])
+    inh = blocks.emax(C, E0=p["E0"], Emax=p["Imax_E"], EC50=p["IC50_E"], kind="inhibition", prefix="inh")
+    ec = blocks.effect_compartment(C, ke0=p["ke0"])
+    idr = {k: blocks.indirect_response(C, kind=k, kin=p["kin"], kout=p["kout"], prefix=f"i{k}",
+                                       **(dict(Imax=p["Imax"], IC50=p["IC50"]) if k < 3 else
+                                          dict(Smax=p["Smax"], SC50=p["SC50"])))
+           for k in IDR_KINDS}
+    win = blocks.therapeutic_window(C, lower=p["lower"], upper=p["upper"], width=p["width"])
+    compiled = qsp.compile(blocks.assemble(pk, hill, inh, ec, *idr.values(), win, name="pd"))
+
+    def run(dose=p["dose"], params=None):
+        regimen = qsp.Regimen([qsp.Bolus(C, amount=dose, time=0.0)])
+        return qsp.simulate(compiled, TS, params=params, regimen=regimen, **SIM)
+    return dict(pk=pk, hill=hill, inh=inh, ec=ec, idr=idr, win=win, run=run, sol=run())
+
+
+def _conc(p, ts=TS):
+    return p["dose"] / p["V"] * np.exp(-p["CL"] / p["V"] * ts)
+
+
+def test_emax_and_hill_effects_follow_their_formulas(pd):
+    p, sol = PD, pd["sol"]
+    C = _conc(p)
+    hill = p["E0"] + p["Emax"] * C ** p["hill"] / (p["EC50"] ** p["hill"] + C ** p["hill"])
+    assert_states(np.asarray(sol["E"]), hill, what="sigmoid Emax")
+    inhibition = p["E0"] - p["Imax_E"] * C / (p["IC50_E"] + C)
+    assert_states(np.asarray(sol["inh_E"]), inhibition, what="inhibitory Emax")
+
+
+def test_hill_at_EC50_is_half_of_Emax(pd):
+    # EC50 moved (data, no recompile) to the concentration at t = 6 h; for any Hill coefficient
+    # the effect there is E0 + Emax/2 (to the ODE's accuracy in C, ~1e-9)
+    p = PD
+    i = int(np.searchsorted(TS, 6.0))
+    c_star = float(_conc(p)[i])
+    for h in (0.7, 1.0, 3.0):
+        sol = pd["run"](params={"EC50": c_star, "hill": h})
+        assert float(sol["E"][i]) == pytest.approx(p["E0"] + p["Emax"] / 2, rel=1e-8)
+
+
+def test_effect_compartment_closed_form(pd):
+    p, sol = PD, pd["sol"]
+    k, C0 = p["CL"] / p["V"], p["dose"] / p["V"]
+    exact = C0 * p["ke0"] / (p["ke0"] - k) * (np.exp(-k * TS) - np.exp(-p["ke0"] * TS))
+    assert_states(np.asarray(sol["Ce"]), exact, what="effect compartment")
+
+
+def _idr_rhs(kind, p):
+    def rhs(t, y):
+        C = _conc(p, t)
+        inhibit = p["Imax"] * C / (p["IC50"] + C)
+        stimulate = p["Smax"] * C / (p["SC50"] + C)
+        R = y[0]
+        return [{1: p["kin"] * (1 - inhibit) - p["kout"] * R,
+                 2: p["kin"] - p["kout"] * (1 - inhibit) * R,
+                 3: p["kin"] * (1 + stimulate) - p["kout"] * R,
+                 4: p["kin"] - p["kout"] * (1 + stimulate) * R}[kind]]
+    return rhs
+
+
+@pytest.mark.parametrize("kind", IDR_KINDS)
+def test_indirect_responses_match_scipy(pd, kind):
+    p = PD
+    expected = solve_hand(_idr_rhs(kind, p), [p["kin"] / p["kout"]], TS)
+    assert_states(amounts(pd["sol"], [f"i{kind}_R"]), expected, what=f"IDR {kind}")
+    # the direction of each model: I and IV lower the response, II and III raise it
+    R = np.asarray(pd["sol"][f"i{kind}_R"])
+    assert (R[12] < R[0]) if kind in (1, 4) else (R[12] > R[0])
+
+
+def test_turnover_baseline_is_kin_over_kout(pd):
+    # no drug: every response rests at R0 = kin/kout; and the baseline moves with kin/kout
+    sol = pd["run"](dose=0.0, params={"i1_kin": 3.0, "i1_kout": 0.25})
+    np.testing.assert_allclose(np.asarray(sol["i1_R"]), 3.0 / 0.25, rtol=1e-12)
+    for k in (2, 3, 4):
+        np.testing.assert_allclose(np.asarray(sol[f"i{k}_R"]), PD["kin"] / PD["kout"], rtol=1e-12)
+    # after a dose, the response returns to R0 once the drug is gone (t = 48 h, C ~ 1e-4 IC50)
+    R = np.asarray(pd["sol"]["i1_R"])
+    assert abs(R[-1] - PD["kin"] / PD["kout"]) < 1e-3 * PD["kin"] / PD["kout"] < abs(R[10] - R[0])
+
+
+def test_therapeutic_window_hard_smooth_and_accumulated(pd):
+    p, sol = PD, pd["sol"]
+    C = np.asarray(sol["C"])
+    lo, hi = p["lower"], p["upper"]
+    np.testing.assert_array_equal(np.asarray(sol["window_position"]), np.where(C < lo, -1, np.where(C > hi, 1, 0)))
+    for name, hard in (("below", C < lo), ("inside", (C >= lo) & (C <= hi)), ("above", C > hi)):
+        np.testing.assert_array_equal(np.asarray(sol[name]), hard.astype(float))
+    assert {-1, 0, 1} <= set(np.asarray(sol["window_position"]).tolist())  # all three regions visited
+
+    def sig(x):
+        return 1 / (1 + np.exp(-x))
+    a, b = sig((C - lo) / (p["width"] * lo)), sig((hi - C) / (p["width"] * hi))
+    np.testing.assert_allclose(np.asarray(sol["inside_smooth"]), a * b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(sol["below_smooth"]), 1 - a, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(sol["above_smooth"]), 1 - b, rtol=1e-12, atol=1e-15)
+    # exactly 1/2 at a bound: move the lower bound onto C(t = 6 h) (data, no recompile)
+    i = int(np.searchsorted(TS, 6.0))
+    moved = pd["run"](params={"lower": float(C[i])})
+    assert float(moved["below_smooth"][i]) == pytest.approx(0.5, rel=1e-9)
+    # accumulated times: scipy integral of the same smooth indicators; they add up to ~48 h
+
+    def rhs(t, y):
+        c = _conc(p, t)
+        a, b = sig((c - lo) / (p["width"] * lo)), sig((hi - c) / (p["width"] * hi))
+        return [1 - a, a * b, 1 - b]
+    expected = solve_hand(rhs, [0.0, 0.0, 0.0], TS)
+    assert_states(amounts(sol, ["time_below", "time_inside", "time_above"]), expected, what="time in window")
+    # hard time inside, from the closed form: C falls from 5 to 3 at t1 and to 1 at t2
+    k = p["CL"] / p["V"]
+    t_inside = (np.log(p["dose"] / p["V"] / lo) - np.log(p["dose"] / p["V"] / hi)) / k
+    assert float(sol.amount("time_inside")[-1]) == pytest.approx(t_inside, rel=0.02)  # smooth vs hard edges

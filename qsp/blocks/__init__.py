@@ -9,7 +9,8 @@ creates, its ODEs and its literature source. See ``docs/blocks.md``.
 
 Families: PK disposition (:mod:`.pk`), elimination (:mod:`.elimination`), absorption
 (:mod:`.absorption`), plasma protein binding (:mod:`.binding`), target-mediated
-disposition (:mod:`.tmdd`).
+disposition (:mod:`.tmdd`), effects (:mod:`.pd`), turnover and indirect response
+(:mod:`.turnover`), circadian rhythms (:mod:`.circadian`).
 """
 
 from ._block import Block, assemble
@@ -17,12 +18,15 @@ from .absorption import (
     first_order_absorption, transit_absorption, transit_chain_amounts, transit_input_rate, zero_order_absorption,
 )
 from .binding import protein_binding
+from .circadian import circadian_oscillator, cosinor, disease_activity, peak_delay
 from .elimination import clearance_split, linear_elimination, michaelis_menten_elimination
 from .pk import (
     one_compartment, one_compartment_micro, three_compartment, three_compartment_micro, two_compartment,
     two_compartment_micro,
 )
+from .pd import effect_compartment, emax, therapeutic_window
 from .tmdd import tmdd
+from .turnover import indirect_response, turnover
 
 __all__ = [
     "Block", "assemble",
@@ -32,4 +36,6 @@ __all__ = [
     "first_order_absorption", "zero_order_absorption", "transit_absorption",
     "transit_chain_amounts", "transit_input_rate",
     "protein_binding", "tmdd",
+    "emax", "effect_compartment", "therapeutic_window", "turnover", "indirect_response",
+    "cosinor", "circadian_oscillator", "disease_activity", "peak_delay",
 ]

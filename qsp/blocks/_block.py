@@ -134,11 +134,12 @@ class Builder:
     argument into an expression (creating a :class:`Parameter` from a number).
     """
 
-    def __init__(self, kind: str, prefix: str | None):
+    def __init__(self, kind: str, prefix: str | None, amount_unit: str | None = None):
         if prefix is not None and (not isinstance(prefix, str) or not prefix.isidentifier()):
             raise ModelError(f"{kind}: prefix {prefix!r} is not a valid identifier (e.g. prefix='drugB').")
         self.kind = kind
         self.prefix = prefix
+        self.amount_unit = amount_unit
         self.handles: dict[str, Any] = {}
         self.names: dict[str, str] = {}
         self.created: list[ModelSymbol] = []
@@ -220,6 +221,45 @@ class Builder:
                         "block; a block fragment must stand alone. Pass the expression that defines it instead "
                         "(or a species), and assemble the fragments afterwards."
                     )
+
+
+def concentration_unit(expr, default: str | None = None) -> str | None:
+    """The unit text of a concentration ``expr`` when it is a species with a known unit, else ``default``.
+
+    A species' unit may be an amount (its concentration is then amount / the compartment's
+    volume unit, ``L`` when the compartment has none) or a concentration. Blocks use this to
+    give the parameters they create units that agree with the drug they act on, so that
+    :func:`qsp.compile`'s unit check passes whatever amount unit the model uses.
+
+    Example:
+        >>> import qsp
+        >>> A = qsp.Species("A", qsp.Compartment("c", volume=2.0, unit="L"), unit="nmol")
+        >>> concentration_unit(A), concentration_unit(A * 2, "mg/L")
+        ('nmol/L', 'mg/L')
+    """
+    if not isinstance(expr, Species) or not expr.unit:
+        return default
+    from ..model.unit_grammar import LENGTH, parse_unit
+
+    try:
+        is_amount = parse_unit(expr.unit).dims[LENGTH] == 0
+    except Exception:  # an unparsable unit is the unit checker's to report, not ours
+        return default
+    if expr.amount_based or not is_amount:
+        return expr.unit if not is_amount else default
+    return f"{expr.unit}/{expr.compartment.unit or 'L'}"
+
+
+def amount_unit(species, default: str | None = None) -> str | None:
+    """The unit text of a species' amount, when it is declared as an amount; else ``default``."""
+    if not isinstance(species, Species) or not species.unit:
+        return default
+    from ..model.unit_grammar import LENGTH, parse_unit
+
+    try:
+        return species.unit if parse_unit(species.unit).dims[LENGTH] == 0 else default
+    except Exception:
+        return default
 
 
 def as_species(value, kind: str, role: str) -> Species:

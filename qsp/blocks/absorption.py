@@ -17,11 +17,11 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model import Reaction
-from ._block import Block, Builder, as_species
+from ._block import Block, Builder, amount_unit, as_species
 
 
 def _dose_parameters(b: Builder, F, lag) -> None:
-    b.quantity("F", F, None, "bioavailability: fraction of the dose absorbed", bounds=(0.0, 1.0), optional=True)
+    b.quantity("F", F, "1", "bioavailability: fraction of the dose absorbed", bounds=(0.0, 1.0), optional=True)
     b.quantity("tlag", lag, "h", "absorption lag time", optional=True)
 
 
@@ -54,7 +54,8 @@ def first_order_absorption(central, ka=1.0, *, F=None, lag=None, prefix: str | N
     target = b.keep("central", as_species(central, b.kind, "central"))
     ka = b.quantity("ka", ka, "1/h", "first-order absorption rate constant")
     _dose_parameters(b, F, lag)
-    Ad = b.species("Ad", _depot(b), amount_based=True, description="drug amount in the gut depot")
+    Ad = b.species("Ad", _depot(b), amount_based=True, unit=amount_unit(target),
+                   description="drug amount in the gut depot")
     b.keep("dose", Ad)
     return b.block([Reaction([Ad], [target], rate=ka * Ad, name=b.full("absorption"))])
 
@@ -135,9 +136,10 @@ def transit_absorption(central, n: int = 3, MTT=None, ka=1.0, *, ktr=None, F=Non
     ka = b.quantity("ka", ka, "1/h", "first-order absorption rate constant")
     _dose_parameters(b, F, lag)
     depot = _depot(b)
-    chain = [b.species(f"Atr{k}", depot, amount_based=True, description=f"drug amount in transit compartment {k}")
-             for k in range(n + 1)]
-    Ad = b.species("Ad", depot, amount_based=True, description="drug amount in the absorption compartment")
+    unit = amount_unit(target)
+    chain = [b.species(f"Atr{k}", depot, amount_based=True, unit=unit,
+                       description=f"drug amount in transit compartment {k}") for k in range(n + 1)]
+    Ad = b.species("Ad", depot, amount_based=True, unit=unit, description="drug amount in the absorption compartment")
     b.keep("dose", chain[0])
     reactions = [Reaction([chain[k - 1]], [chain[k]], rate=ktr * chain[k - 1], name=b.full(f"transit{k}"))
                  for k in range(1, n + 1)]

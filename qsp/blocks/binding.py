@@ -14,7 +14,7 @@ import sympy as sp
 
 from ..errors import ModelError
 from ..model import Model, Reaction
-from ._block import Block, Builder, as_species
+from ._block import Block, Builder, amount_unit, as_species, concentration_unit
 from ._equilibrium import free_concentration, free_fraction, host_model, merged, with_free_drug
 
 FORMS = ("explicit", "rapid_equilibrium")
@@ -78,16 +78,17 @@ def protein_binding(drug, *, host: Model | Block | None = None, form: str = "exp
         raise ModelError(f"protein_binding: form={form!r}; choose one of {FORMS}.")
     D = b.keep("drug", as_species(drug, b.kind, "drug"))
     host = host_model(host, D, b.kind)
-    KD = b.quantity("KD", KD, "umol/L", "dissociation constant of drug-protein binding")
+    conc = concentration_unit(D, "umol/L")
+    KD = b.quantity("KD", KD, conc, "dissociation constant of drug-protein binding")
     koff = b.quantity("koff", koff, "1/h", "dissociation rate constant")
     kon = b.keep("kon", koff / KD, "")
-    P0 = b.quantity("P0", P0, "umol/L", "binding protein concentration at steady state")
+    P0 = b.quantity("P0", P0, conc, "binding protein concentration at steady state")
     kdeg_P = b.quantity("kdeg_P", kdeg_P, "1/h", "binding protein degradation rate constant")
     site = D.compartment
     observables: dict = {}
     if form == "explicit":
-        P = b.species("P", site, initial_concentration=P0, description="free binding protein")
-        DP = b.species("DP", site, description="drug-protein complex")
+        P = b.species("P", site, initial_concentration=P0, unit=amount_unit(D), description="free binding protein")
+        DP = b.species("DP", site, unit=amount_unit(D), description="drug-protein complex")
         reactions = [
             Reaction([D, P], [DP], rate=kon * D * P * site, name=b.full("binding")),
             Reaction([DP], [D, P], rate=koff * DP * site, name=b.full("unbinding")),
@@ -97,11 +98,13 @@ def protein_binding(drug, *, host: Model | Block | None = None, form: str = "exp
         ]
         free, total = D, D + DP
         # fu = C/Ctot is 0/0 without drug: there it is the limit KD/(KD + P). The denominator
-        # is guarded too so that neither branch is ever NaN (jnp.where passes NaN to gradients).
+        # is guarded too (by KD, a concentration like Ctot) so that neither branch is ever NaN
+        # (jnp.where passes NaN from the branch not taken into gradients).
         positive = total > 0
-        fu = sp.Piecewise((free / sp.Piecewise((total, positive), (1, True)), positive), (KD / (KD + P), True))
+        fu = sp.Piecewise((free / sp.Piecewise((total, positive), (KD, True)), positive), (KD / (KD + P), True))
     else:
-        Ptot = b.species("Ptot", site, initial_concentration=P0, description="total binding protein")
+        Ptot = b.species("Ptot", site, initial_concentration=P0, unit=amount_unit(D),
+                         description="total binding protein")
         reactions = [
             Reaction([], [Ptot], rate=kdeg_P * P0 * site, name=b.full("protein_synthesis")),
             Reaction([Ptot], [], rate=kdeg_P * Ptot * site, name=b.full("protein_degradation")),

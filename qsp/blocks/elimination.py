@@ -8,7 +8,7 @@ own), or add a second route to one that has it.
 from __future__ import annotations
 
 from ..model import Reaction
-from ._block import Block, Builder, as_species
+from ._block import Block, Builder, amount_unit, as_species
 
 
 def linear_elimination(species, CL=3.0, *, prefix: str | None = None) -> Block:
@@ -40,7 +40,7 @@ def michaelis_menten_elimination(species, Vmax=10.0, Km=2.0, *, prefix: str | No
     Creates:
         reaction ``mm_elimination``: species → ∅ at rate Vmax·C/(Km + C);
         parameters ``Vmax`` [mg/h] (maximal elimination rate, an amount per time) and
-        ``Km`` [mg/L] (the concentration of half-maximal rate).
+        ``Km`` [mg/L] (units follow the species' amount unit) (the concentration of half-maximal rate).
 
     ODE contribution: dA/dt += −Vmax·C/(Km + C), C = A/V. For C ≪ Km this is linear with
     clearance Vmax/Km; for C ≫ Km it is zero order (Vmax).
@@ -56,8 +56,9 @@ def michaelis_menten_elimination(species, Vmax=10.0, Km=2.0, *, prefix: str | No
     b = Builder("michaelis_menten_elimination", prefix)
     A = as_species(species, b.kind, "species")
     b.keep("species", A)
-    Vmax = b.quantity("Vmax", Vmax, "mg/h", "maximal elimination rate")
-    Km = b.quantity("Km", Km, "mg/L", "Michaelis constant: concentration of half-maximal elimination")
+    amount = amount_unit(A, "mg")
+    Vmax = b.quantity("Vmax", Vmax, f"{amount}/h", "maximal elimination rate")
+    Km = b.quantity("Km", Km, f"{amount}/L", "Michaelis constant: concentration of half-maximal elimination")
     return b.block([Reaction([A], [], rate=Vmax * A / (Km + A), name=b.full("mm_elimination"))])
 
 

@@ -4,8 +4,10 @@ Every disposition block creates a ``central`` compartment holding the drug amoun
 (in expressions ``Ac`` means the concentration ``Ac / V``), peripheral compartments
 ``peripheral`` (``Ap``) and ``peripheral2`` (``Ap2``), the exchange reactions, linear
 elimination from the central compartment, and the observables ``C`` (central
-concentration) and ``Cp``/``Cp2`` (peripheral concentrations). Amounts are in the dose
-unit (default mg), volumes in L, time in h.
+concentration) and ``Cp``/``Cp2`` (peripheral concentrations). Amounts are in
+``amount_unit`` (default ``"mg"``; ``"nmol"`` for binding and TMDD, ``None`` for no unit),
+volumes in L, time in h; the blocks composed onto the drug read its unit and give their
+own parameters matching units.
 
 The clearance form (CL, V1, Q, V2, ...) is the physiological parameterisation of NONMEM's
 ADVAN1/3/11 with TRANS2/4; the micro-constant form (k10, k12, k21, ...) is TRANS1. They are
@@ -24,7 +26,7 @@ _AMOUNT = "mg"
 def _disposition(b: Builder, CL, central_volume, peripherals) -> Block:
     """Build a central compartment with linear exchange to each (Q, volume) in ``peripherals``."""
     central = b.compartment("central", central_volume, description="central (plasma) compartment")
-    Ac = b.species("Ac", central, description="drug amount in the central compartment")
+    Ac = b.species("Ac", central, unit=b.amount_unit, description="drug amount in the central compartment")
     reactions, observables = [], {}
     b.observe(observables, "C", Ac)
     if CL is not None:
@@ -32,7 +34,7 @@ def _disposition(b: Builder, CL, central_volume, peripherals) -> Block:
     for i, (Q, volume) in enumerate(peripherals):
         suffix = "" if i == 0 else str(i + 1)
         periph = b.compartment(f"peripheral{suffix}", volume, description="peripheral compartment")
-        Ap = b.species(f"Ap{suffix}", periph, description="drug amount in a peripheral compartment")
+        Ap = b.species(f"Ap{suffix}", periph, unit=b.amount_unit, description="drug amount in a peripheral compartment")
         reactions.append(Reaction([Ac], [Ap], rate=Q * Ac, name=b.full(f"distribution{suffix}")))
         reactions.append(Reaction([Ap], [Ac], rate=Q * Ap, name=b.full(f"redistribution{suffix}")))
         b.observe(observables, f"Cp{suffix}", Ap)
@@ -43,7 +45,8 @@ def _clearance(b: Builder, CL):
     return b.quantity("CL", CL, "L/h", "clearance from the central compartment", optional=True)
 
 
-def one_compartment(CL=3.0, V=30.0, *, prefix: str | None = None) -> Block:
+def one_compartment(CL=3.0, V=30.0, *, amount_unit: str | None = "mg",
+                    prefix: str | None = None) -> Block:
     """One-compartment disposition with linear elimination (CL, V).
 
     Creates:
@@ -64,13 +67,14 @@ def one_compartment(CL=3.0, V=30.0, *, prefix: str | None = None) -> Block:
         >>> sorted(pk.model.symbols), list(pk.model.observables)
         (['Ac', 'CL', 'V', 'central'], ['C'])
     """
-    b = Builder("one_compartment", prefix)
+    b = Builder("one_compartment", prefix, amount_unit=amount_unit)
     CL = _clearance(b, CL)
     V = b.quantity("V", V, "L", "central volume of distribution")
     return _disposition(b, CL, V, [])
 
 
-def two_compartment(CL=3.0, V1=30.0, Q=5.0, V2=50.0, *, prefix: str | None = None) -> Block:
+def two_compartment(CL=3.0, V1=30.0, Q=5.0, V2=50.0, *, amount_unit: str | None = "mg",
+                    prefix: str | None = None) -> Block:
     """Two-compartment disposition, clearance parameterisation (CL, V1, Q, V2).
 
     Creates:
@@ -95,7 +99,7 @@ def two_compartment(CL=3.0, V1=30.0, Q=5.0, V2=50.0, *, prefix: str | None = Non
         >>> list(pk.model.observables)
         ['C', 'Cp']
     """
-    b = Builder("two_compartment", prefix)
+    b = Builder("two_compartment", prefix, amount_unit=amount_unit)
     CL = _clearance(b, CL)
     V1 = b.quantity("V1", V1, "L", "central volume")
     Q = b.quantity("Q", Q, "L/h", "inter-compartmental clearance")
@@ -103,7 +107,8 @@ def two_compartment(CL=3.0, V1=30.0, Q=5.0, V2=50.0, *, prefix: str | None = Non
     return _disposition(b, CL, V1, [(Q, V2)])
 
 
-def three_compartment(CL=3.0, V1=30.0, Q2=5.0, V2=50.0, Q3=1.0, V3=100.0, *, prefix: str | None = None) -> Block:
+def three_compartment(CL=3.0, V1=30.0, Q2=5.0, V2=50.0, Q3=1.0, V3=100.0, *, amount_unit: str | None = "mg",
+                    prefix: str | None = None) -> Block:
     """Three-compartment disposition, clearance parameterisation (CL, V1, Q2, V2, Q3, V3).
 
     Creates:
@@ -128,7 +133,7 @@ def three_compartment(CL=3.0, V1=30.0, Q2=5.0, V2=50.0, Q3=1.0, V3=100.0, *, pre
         >>> [s.name for s in pk.model.species]
         ['Ac', 'Ap', 'Ap2']
     """
-    b = Builder("three_compartment", prefix)
+    b = Builder("three_compartment", prefix, amount_unit=amount_unit)
     CL = _clearance(b, CL)
     V1 = b.quantity("V1", V1, "L", "central volume")
     Q2 = b.quantity("Q2", Q2, "L/h", "inter-compartmental clearance to the first peripheral compartment")
@@ -149,7 +154,8 @@ def _micro(b: Builder, V1, k10, pairs) -> Block:
     return _disposition(b, None if k10 is None else k10 * V1, V1, peripherals)
 
 
-def one_compartment_micro(k10=0.1, V=30.0, *, prefix: str | None = None) -> Block:
+def one_compartment_micro(k10=0.1, V=30.0, *, amount_unit: str | None = "mg",
+                    prefix: str | None = None) -> Block:
     """One-compartment disposition, micro-constant parameterisation (k10, V).
 
     Creates: as :func:`one_compartment`, with parameters ``k10`` [1/h] and ``V`` [L];
@@ -162,13 +168,14 @@ def one_compartment_micro(k10=0.1, V=30.0, *, prefix: str | None = None) -> Bloc
         >>> qsp.blocks.one_compartment_micro(k10=0.2).model.reactions[0].rate
         V*k10*Ac
     """
-    b = Builder("one_compartment_micro", prefix)
+    b = Builder("one_compartment_micro", prefix, amount_unit=amount_unit)
     k10 = b.quantity("k10", k10, "1/h", "elimination rate constant", optional=True)
     V = b.quantity("V", V, "L", "central volume of distribution")
     return _micro(b, V, k10, [])
 
 
-def two_compartment_micro(k10=0.1, k12=0.2, k21=0.1, V1=30.0, *, prefix: str | None = None) -> Block:
+def two_compartment_micro(k10=0.1, k12=0.2, k21=0.1, V1=30.0, *, amount_unit: str | None = "mg",
+                    prefix: str | None = None) -> Block:
     """Two-compartment disposition, micro-constants (k10, k12, k21, V1).
 
     Creates: as :func:`two_compartment`, with parameters ``k10``, ``k12``, ``k21`` [1/h]
@@ -188,7 +195,7 @@ def two_compartment_micro(k10=0.1, k12=0.2, k21=0.1, V1=30.0, *, prefix: str | N
         >>> pk["peripheral"].volume
         V1*k12/k21
     """
-    b = Builder("two_compartment_micro", prefix)
+    b = Builder("two_compartment_micro", prefix, amount_unit=amount_unit)
     k10 = b.quantity("k10", k10, "1/h", "elimination rate constant", optional=True)
     k12 = b.quantity("k12", k12, "1/h", "central to peripheral rate constant")
     k21 = b.quantity("k21", k21, "1/h", "peripheral to central rate constant")
@@ -197,7 +204,7 @@ def two_compartment_micro(k10=0.1, k12=0.2, k21=0.1, V1=30.0, *, prefix: str | N
 
 
 def three_compartment_micro(k10=0.1, k12=0.2, k21=0.1, k13=0.05, k31=0.01, V1=30.0, *,
-                            prefix: str | None = None) -> Block:
+                            amount_unit: str | None = "mg", prefix: str | None = None) -> Block:
     """Three-compartment disposition, micro-constants (k10, k12, k21, k13, k31, V1).
 
     Creates: as :func:`three_compartment`, with parameters ``k10``, ``k12``, ``k21``,
@@ -216,7 +223,7 @@ def three_compartment_micro(k10=0.1, k12=0.2, k21=0.1, k13=0.05, k31=0.01, V1=30
         >>> sorted(p.name for p in qsp.blocks.three_compartment_micro().model.parameters)
         ['V1', 'k10', 'k12', 'k13', 'k21', 'k31']
     """
-    b = Builder("three_compartment_micro", prefix)
+    b = Builder("three_compartment_micro", prefix, amount_unit=amount_unit)
     k10 = b.quantity("k10", k10, "1/h", "elimination rate constant", optional=True)
     k12 = b.quantity("k12", k12, "1/h", "central to first peripheral rate constant")
     k21 = b.quantity("k21", k21, "1/h", "first peripheral to central rate constant")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import ModelError
 from ..model import Model, Reaction
-from ._block import Block, Builder, as_species
+from ._block import Block, Builder, amount_unit, as_species, concentration_unit
 from ._equilibrium import free_concentration, host_model, merged, with_free_drug
 
 #: Accepted spellings of each approximation.
@@ -27,7 +27,8 @@ def tmdd(drug, *, host: Model | Block | None = None, approximation: str = "full"
          kint=0.1, ksyn=0.2, kdeg=0.2, prefix: str | None = None) -> Block:
     """Target-mediated drug disposition of ``drug`` with target turnover.
 
-    Parameters (declared in every approximation; units for molar amounts in nmol, L, h):
+    Parameters (declared in every approximation; units shown for a drug in nmol and L, they
+    follow the drug species' unit):
     ``kon`` [L/nmol/h] association, ``koff`` [1/h] dissociation, ``kint`` [1/h]
     internalisation of the complex, ``ksyn`` [nmol/L/h] target synthesis, ``kdeg`` [1/h]
     free-target degradation. The target starts at its baseline R0 = ksyn/kdeg. Derived:
@@ -103,10 +104,11 @@ def tmdd(drug, *, host: Model | Block | None = None, approximation: str = "full"
                          ) from None
     L = b.keep("drug", as_species(drug, b.kind, "drug"))
     host = host_model(host, L, b.kind)
-    kon = b.quantity("kon", kon, "L/nmol/h", "association rate constant")
+    conc = concentration_unit(L, "nmol/L")
+    kon = b.quantity("kon", kon, f"1/(({conc})*h)", "association rate constant")
     koff = b.quantity("koff", koff, "1/h", "dissociation rate constant")
     kint = b.quantity("kint", kint, "1/h", "internalisation rate constant of the complex")
-    ksyn = b.quantity("ksyn", ksyn, "nmol/L/h", "target synthesis rate")
+    ksyn = b.quantity("ksyn", ksyn, f"({conc})/h", "target synthesis rate")
     kdeg = b.quantity("kdeg", kdeg, "1/h", "free target degradation rate constant")
     R0 = b.keep("R0", ksyn / kdeg, "")
     KD = b.keep("KD", koff / kon, "")
@@ -114,8 +116,8 @@ def tmdd(drug, *, host: Model | Block | None = None, approximation: str = "full"
     V = L.compartment
     n = b.full
     if kind == "full":
-        R = b.species("R", V, initial_concentration=R0, description="free target")
-        RL = b.species("RL", V, description="drug-target complex")
+        R = b.species("R", V, initial_concentration=R0, unit=amount_unit(L), description="free target")
+        RL = b.species("RL", V, unit=amount_unit(L), description="drug-target complex")
         reactions = [
             Reaction([L, R], [RL], rate=kon * L * R * V, name=n("binding")),
             Reaction([RL], [L, R], rate=koff * RL * V, name=n("unbinding")),
@@ -126,7 +128,8 @@ def tmdd(drug, *, host: Model | Block | None = None, approximation: str = "full"
         free, total, complex_, target_total = L, L + RL, RL, R + RL
     elif kind in ("qss", "qe"):
         K = KSS if kind == "qss" else KD
-        Rtot = b.species("Rtot", V, initial_concentration=R0, description="total target (free + bound)")
+        Rtot = b.species("Rtot", V, initial_concentration=R0, unit=amount_unit(L),
+                         description="total target (free + bound)")
         free = free_concentration(L, Rtot, K)
         total, complex_, target_total = L, Rtot * free / (K + free), Rtot
         reactions = [
