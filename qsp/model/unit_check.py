@@ -338,7 +338,9 @@ class _Analysis:
             return
         tau = sp.nsimplify(per.scale)
         coefficient = abs(float(expr.as_coeff_Mul()[0]))
-        self.candidates.append((f"{where}: {expr}", tau, float(tau) * coefficient))
+        entry = (f"{where}: {expr}", tau, float(tau) * coefficient)
+        if entry not in self.candidates:  # one line per reaction unless its species disagree
+            self.candidates.append(entry)
 
     def infer_time(self) -> Unit | None:
         """The one named time unit every rate agrees on (None without any fully annotated rate)."""

@@ -233,8 +233,8 @@ def _table() -> dict[str, Unit]:
     table.update(_with_prefixes("l", litre, "dcmuµμnp"))
     table["cc"] = table["mL"]
     table.update(_with_prefixes("m", metre, "kdcmuµμn"))
-    for names, seconds in ((("s", "sec", "second", "seconds"), 1), (("ms",), sp.Rational(1, 1000)),
-                           (("min", "minute", "minutes"), 60), (("h", "hr", "hour", "hours"), 3600),
+    for names, seconds in ((("s", "sec", "secs", "second", "seconds"), 1), (("ms",), sp.Rational(1, 1000)),
+                           (("min", "mins", "minute", "minutes"), 60), (("h", "hr", "hrs", "hour", "hours"), 3600),
                            (("d", "day", "days"), 86400), (("wk", "week", "weeks"), 604800),
                            (("yr", "year", "years"), 31557600)):  # Julian year, 365.25 d
         for n in names:
