@@ -590,3 +590,123 @@ def test_therapeutic_window_hard_smooth_and_accumulated(pd):
     k = p["CL"] / p["V"]
     t_inside = (np.log(p["dose"] / p["V"] / lo) - np.log(p["dose"] / p["V"] / hi)) / k
     assert float(sol.amount("time_inside")[-1]) == pytest.approx(t_inside, rel=0.02)  # smooth vs hard edges
+
+
+# ====================================================================== circadian
+CIRC = dict(mesor=1.0, amplitude=0.6, acrophase=4.0, period=24.0, chronotype=1.5, kin=5.0, kout=0.5,
+            osc_amplitude=0.4, osc_acrophase=6.0, osc_period=24.0, osc_chronotype=-1.0)
+TS_LONG = np.linspace(0.0, 480.0, 1921)  # 20 days every 15 min
+
+
+@pytest.fixture(scope="module")
+def circadian():
+    """A cosinor driving a disease-activity marker, and the Goodwin clock (prefix osc)."""
+    p = CIRC
+    cos = blocks.cosinor(mesor=p["mesor"], amplitude=p["amplitude"], acrophase=p["acrophase"], period=p["period"],
+                         chronotype=p["chronotype"])
+    activity = blocks.disease_activity(cos["rhythm"], kin=p["kin"], kout=p["kout"])
+    osc = blocks.circadian_oscillator(amplitude=p["osc_amplitude"], acrophase=p["osc_acrophase"],
+                                      period=p["osc_period"], chronotype=p["osc_chronotype"], prefix="osc")
+    compiled = qsp.compile(blocks.assemble(cos, activity, osc, name="circadian"))
+
+    def run(params=None):
+        return qsp.simulate(compiled, TS_LONG, params=params, **SIM)
+    return dict(osc=osc, run=run, sol=run())
+
+
+def test_cosinor_rhythm_and_disease_activity(circadian):
+    p, sol = CIRC, circadian["sol"]
+    omega = 2 * np.pi / p["period"]
+    peak = p["acrophase"] + p["chronotype"]
+    rhythm = p["mesor"] + p["amplitude"] * np.cos(omega * (TS_LONG - peak))
+    np.testing.assert_allclose(np.asarray(sol["rhythm"]), rhythm, rtol=1e-12)
+
+    def rhs(t, y):
+        return [p["kin"] * (p["mesor"] + p["amplitude"] * np.cos(omega * (t - peak))) - p["kout"] * y[0]]
+    expected = solve_hand(rhs, [p["kin"] / p["kout"]], TS_LONG)
+    assert_states(amounts(sol, ["activity"]), expected, what="disease activity")
+    # the periodic solution of a cosine-driven turnover (transient e^(-kout t) < 1e-10 after 48 h)
+    late = TS_LONG >= 48.0
+    lag = np.arctan(omega / p["kout"])
+    periodic = p["kin"] / p["kout"] * (p["mesor"] + p["amplitude"] * p["kout"] / np.hypot(p["kout"], omega)
+                                       * np.cos(omega * (TS_LONG - peak) - lag))
+    assert_states(np.asarray(sol["activity"])[late], periodic[late], what="periodic solution")
+    # so it peaks peak_delay(kout) hours after the drive (here 1.84 h)
+    day = TS_LONG[late][:96]
+    t_max = day[np.argmax(np.asarray(sol["activity"])[late][:96])]
+    offset = (t_max - peak - blocks.peak_delay(p["kout"], p["period"]) + 12.0) % 24.0 - 12.0
+    assert offset == pytest.approx(0.0, abs=0.125)  # half the 15-min grid
+
+
+def derive_goodwin_cycle(harmonics=14, samples=4096):
+    """The oscillator's limit cycle at s = 1, from scipy alone: natural period, the state at a
+    maximum of X, the extremes of X and Fourier coefficients of one period from that maximum.
+    (This is how the constants in qsp/blocks/circadian.py were derived.)"""
+    def f(t, y):
+        X, Y, Z = y
+        return [0.7 / (1 + Z ** 5) - 0.35 * X / (1 + X), 0.7 * X - 0.35 * Y / (1 + Y), 0.7 * Y - 0.35 * Z / (1 + Z)]
+
+    def x_peak(t, y):
+        return f(t, y)[0]
+    x_peak.direction = -1
+    tight = dict(method="DOP853", rtol=1e-13, atol=1e-15)
+    run_in = solve_ivp(f, (0.0, 1000.0), [0.3, 0.5, 1.5], events=x_peak, **tight)  # ~40 cycles onto the cycle
+    t_events = run_in.t_events[0]
+    tau, y_peak = t_events[-1] - t_events[-2], run_in.y_events[0][-1]
+    grid = np.arange(samples) * tau / samples
+    one = solve_ivp(f, (0.0, tau), y_peak, t_eval=grid, dense_output=True, **tight)
+    c = np.fft.rfft(one.y, axis=1) / samples
+    cos = np.concatenate([c[:, :1].real, 2 * c[:, 1:harmonics + 1].real], axis=1)
+    sin = np.concatenate([np.zeros((3, 1)), -2 * c[:, 1:harmonics + 1].imag], axis=1)
+    fine = np.linspace(0.0, tau, 200001)
+    x = one.sol(fine)[0]
+    return dict(f=f, tau=tau, y_peak=y_peak, x_max=y_peak[0], x_min=x.min(), cos=cos, sin=sin)
+
+
+@pytest.fixture(scope="module")
+def goodwin():
+    return derive_goodwin_cycle()
+
+
+def test_goodwin_constants_are_those_of_the_limit_cycle(goodwin):
+    from qsp.blocks import circadian as c
+    assert c._TAU0 == pytest.approx(goodwin["tau"], rel=1e-9)
+    assert c._X_MAX == pytest.approx(goodwin["x_max"], rel=1e-9)
+    assert c._X_MIN == pytest.approx(goodwin["x_min"], rel=1e-6)  # minimum located on a 2e5-point grid
+    np.testing.assert_allclose(np.array(c._COS), goodwin["cos"], rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(np.array(c._SIN), goodwin["sin"], rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(c.goodwin_cycle_state(0.0), goodwin["y_peak"], atol=2e-7)  # 14 harmonics
+
+
+def _peaks(ts, y):
+    """Times and heights of the local maxima of a sampled curve, refined by a parabola through
+    each maximum and its two neighbours (error ~ (dt/period)^2 of the period, ~1e-5 here)."""
+    i = np.where((y[1:-1] > y[:-2]) & (y[1:-1] >= y[2:]))[0] + 1
+    dt = ts[1] - ts[0]
+    a, b, c = y[i - 1], y[i], y[i + 1]
+    shift = 0.5 * (a - c) / (a - 2 * b + c)
+    return ts[i] + shift * dt, b - 0.25 * (a - c) * shift
+
+
+@pytest.mark.parametrize("period, chronotype", [(24.0, -1.0), (26.5, 2.0)])
+def test_oscillator_period_amplitude_and_phase_follow_the_parameters(circadian, goodwin, period, chronotype):
+    p = CIRC
+    sol = circadian["run"](params={"osc_period": period, "osc_chronotype": chronotype})
+    rhythm = np.asarray(sol["osc_rhythm"])
+    t_peak, heights = _peaks(TS_LONG, rhythm)
+    t_trough, depths = _peaks(TS_LONG, -rhythm)
+    # period: mean spacing of the maxima over ~18 cycles
+    assert np.mean(np.diff(t_peak)) == pytest.approx(period, rel=1e-4)
+    # amplitude: half the peak-to-trough range of rhythm = mesor + amplitude * clock
+    assert np.mean(heights + depths) / 2 == pytest.approx(p["osc_amplitude"], rel=2e-3)
+    assert np.mean(heights - depths) / 2 == pytest.approx(p["mesor"], rel=2e-3)
+    # phase: peaks at acrophase + chronotype + k * period from the first cycle on (no run-in)
+    expected = p["osc_acrophase"] + chronotype + period * np.round((t_peak - p["osc_acrophase"] - chronotype) / period)
+    np.testing.assert_allclose(t_peak, expected, atol=0.02)
+    # the same clock by scipy: the unscaled equations times s = tau0/period, from the model's
+    # initial state (tau0 measured by scipy above, not read from qsp)
+    s = goodwin["tau"] / period
+    y0 = np.stack([np.asarray(sol.amount(f"osc_clock_{n}"))[0] for n in "XYZ"])
+    expected_states = solve_hand(lambda t, y: s * np.asarray(goodwin["f"](t, y)), y0, TS_LONG)
+    assert_states(amounts(sol, [f"osc_clock_{n}" for n in "XYZ"]), expected_states, rtol=1e-6,
+                  what="Goodwin clock vs scipy")  # 20 cycles: phase error accumulates; still 1e-6
