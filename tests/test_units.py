@@ -285,7 +285,50 @@ def test_hill_terms_need_one_unit_for_concentration_and_ec50():
         check_units(bad)
 
 
+def test_time_thresholds_need_a_unit_and_events_are_checked():
+    Vc, k, t_switch = P("V", 1.0, unit="L"), P("k", 1.0, unit="1/h"), P("t_switch", 5.0, unit="h")
+    A = S("A", C("c", volume=Vc), unit="mg", initial_amount=10.0)
+    bare = qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=k * A * Vc * sp.Piecewise((1, qsp.time > 5), (0, True)),
+                                                  name="late")])
+    with pytest.raises(UnitError, match=r"reaction 'late' rate: the two sides of t > 5 disagree.*t_switch"):
+        check_units(bare)
+    ok = qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=k * A * Vc * sp.Piecewise((1, qsp.time > t_switch),
+                                                                                      (0, True)))],
+                   events=[qsp.Event(qsp.time >= t_switch, {A: 2 * A}, name="double")])
+    assert check_units(ok).time == "h"
+    wrong = ok.extended(events=[qsp.Event(qsp.time >= t_switch, {A: k}, name="refill")])
+    with pytest.raises(UnitError, match=r"event 'refill' assignment to 'A': k has dimension 1/time"):
+        check_units(wrong)
+
+
 # ------------------------------------------------------------------ conversion of a model
+def test_to_base_units_rescales_mass_volume_and_time_exactly():
+    Vc = P("V", 5000.0, unit="mL", bounds=(1000.0, 10000.0))
+    CL = P("CL", 2400.0, unit="mL/day")
+    A = S("A", C("c", volume=Vc), initial_amount=500, unit="ug")
+    model = qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=CL * A, name="elim")], observables={"C": A})
+    assert check_units(model).time == "day"
+    base = to_base_units(model, time="h", amount="mg", volume="L")
+    # by hand: 5000 mL = 5 L; 2400 mL/day = 2.4 L / 24 h = 0.1 L/h; 500 ug = 0.5 mg (an integer stays exact)
+    assert base.symbol("V").value == 5.0 and base.symbol("V").bounds == (1.0, 10.0)
+    assert base.symbol("CL").value == pytest.approx(0.1, rel=1e-15) and base.symbol("CL").unit == "L/h"
+    assert base.symbol("A").initial_amount == R(1, 2) and base.symbol("A").unit == "mg"
+    report = check_units(base)
+    assert report.time == "h" and report.unit("C") == "mg/L"
+
+
+def test_a_written_out_factor_in_a_rate_is_removed_by_conversion():
+    ka, CL, Vc = P("ka", 1.2, unit="1/h"), P("CL", 50.0, unit="mL/min"), P("V", 30.0, unit="L")
+    depot = S("depot", C("gut", volume=1.0, unit="L"), amount_based=True, unit="mg")
+    A = S("A", C("central", volume=Vc), unit="mg")
+    by_hand = qsp.Model("m", reactions=[qsp.Reaction([depot], [A], rate=ka * depot, name="absorption"),
+                                        qsp.Reaction([A], [], rate=CL * A * 60 / 1000, name="elimination")])
+    assert check_units(by_hand).time == "h"        # 60/1000 is exactly the factor from mL/min x mg/L to mg/h
+    base = to_base_units(by_hand, time="h")
+    assert base.symbol("CL").value == 3.0
+    assert base.reactions[1].rate == base.symbol("CL") * base.symbol("A")   # the factor is gone, CL now in L/h
+
+
 def test_to_base_units_needs_every_unit():
     A = S("A", C("c", volume=P("V", 2.0, unit="L")), unit="mg")
     model = qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=P("k", 1.0) * A * P("V2", 1.0, unit="L"))])

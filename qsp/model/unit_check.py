@@ -572,8 +572,13 @@ class _Walker:
         for arg, u in known[1:]:
             first, u0 = known[0]
             if not u.same_dimension(u0):
+                hint = ""
+                if any(x.is_number for x in (first, arg)):
+                    hint = (" A plain number has no unit: make it a parameter with one, e.g. "
+                            "qsp.Parameter('t_switch', 5.0, unit='h') for a time threshold.")
                 raise UnitError(f"{self.where}: {what} {node} disagree: {first} has dimension {u0.dimension} "
-                                f"({self.a._fmt(u0)}) but {arg} has dimension {u.dimension} ({self.a._fmt(u)}).")
+                                f"({self.a._fmt(u0)}) but {arg} has dimension {u.dimension} ({self.a._fmt(u)})."
+                                + hint)
             if not u.same_scale(u0):
                 raise UnitError(
                     f"{self.where}: {what} {node} are in units of different size: {first} in {self.a._fmt(u0)}, "
