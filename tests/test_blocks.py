@@ -710,3 +710,72 @@ def test_oscillator_period_amplitude_and_phase_follow_the_parameters(circadian, 
     expected_states = solve_hand(lambda t, y: s * np.asarray(goodwin["f"](t, y)), y0, TS_LONG)
     assert_states(amounts(sol, [f"osc_clock_{n}" for n in "XYZ"]), expected_states, rtol=1e-6,
                   what="Goodwin clock vs scipy")  # 20 cycles: phase error accumulates; still 1e-6
+
+
+# ====================================================================== units and errors (no compile)
+def test_block_models_pass_the_unit_check_and_their_rates_are_amounts_per_hour():
+    from qsp.model.units import check_units
+    pk = blocks.two_compartment(amount_unit="nmol")
+    oral = blocks.transit_absorption(pk["Ac"], n=2, F=0.5, lag=0.5)
+    split = blocks.clearance_split()
+    pk1 = blocks.one_compartment(CL=split["CL"], amount_unit="umol")
+    models = {
+        "oral": blocks.assemble(pk, oral),
+        "split+binding": blocks.assemble(split, blocks.protein_binding(pk1["Ac"], host=pk1, form="explicit")),
+        **{f"tmdd {a}": blocks.tmdd(pk["Ac"], host=pk, approximation=a).model for a in APPROX},
+    }
+    for name, model in models.items():
+        report = check_units(model)
+        assert report.time == "h", name
+        for reaction, unit in report.rates.items():
+            if unit is not None:
+                assert str(unit) in ("nmol/h", "umol/h", "1000 nmol/h"), (name, reaction, str(unit))
+    assert str(check_units(models["oral"]).rates["absorption"]) == "nmol/h"
+    # a wrong unit on a parameter the caller passes in is caught, naming the reaction
+    bad = blocks.one_compartment(CL=qsp.Parameter("CL", 1.0, unit="L"))
+    with pytest.raises(qsp.UnitError, match="elimination"):
+        check_units(bad.model)
+
+
+def test_blocks_refuse_bad_input_with_typed_errors():
+    pk = blocks.one_compartment()
+    with pytest.raises(qsp.ModelError, match="approximation='quasi'"):
+        blocks.tmdd(pk["Ac"], approximation="quasi")
+    with pytest.raises(qsp.ModelError, match="form="):
+        blocks.protein_binding(pk["Ac"], form="fast")
+    with pytest.raises(qsp.ModelError, match="prefix"):
+        blocks.one_compartment(prefix="2x")
+    with pytest.raises(qsp.ModelError, match="CL='3'"):
+        blocks.one_compartment(CL="3")
+    with pytest.raises(qsp.ModelError, match="negative"):
+        blocks.one_compartment(V=-1.0)
+    with pytest.raises(qsp.ModelError, match="must be a qsp.Species"):
+        blocks.first_order_absorption(pk["CL"])
+    with pytest.raises(qsp.ModelError, match="has no species"):
+        blocks.tmdd(blocks.one_compartment(prefix="other")["Ac"], host=pk, approximation="qss")
+    with pytest.raises(qsp.ModelError, match="whole number"):
+        blocks.transit_absorption(pk["Ac"], n=2.5)
+    with pytest.raises(qsp.ModelError, match="not both"):
+        blocks.transit_absorption(pk["Ac"], MTT=1.0, ktr=2.0)
+    with pytest.raises(qsp.ModelError, match="lower=5"):
+        blocks.therapeutic_window(pk["Ac"], lower=5.0, upper=2.0)
+    with pytest.raises(qsp.ModelError, match="stimulatory"):
+        blocks.indirect_response(pk["Ac"], kind=3, Imax=0.5)
+    with pytest.raises(qsp.ModelError, match="defined by a rule outside"):
+        blocks.emax(qsp.Variable("Cfree"))
+    with pytest.raises(qsp.ModelError, match="no role 'Q'"):
+        pk["Q"]
+    with pytest.raises(qsp.errors.DuplicateNameError):  # two copies of one block need a prefix
+        blocks.assemble(blocks.one_compartment(CL=1.0), blocks.one_compartment(CL=2.0))
+
+
+def test_composition_is_by_identity_and_prefixes_namespace():
+    pk = blocks.two_compartment()
+    oral = blocks.first_order_absorption(pk["Ac"])
+    model = blocks.assemble(pk, oral, pk)  # the same fragment twice is one fragment
+    assert [r.name for r in model.reactions] == ["elimination", "distribution", "redistribution", "absorption"]
+    assert oral["central"] is pk["Ac"]
+    drug_b = blocks.one_compartment(prefix="b")
+    both = blocks.assemble(pk, drug_b)
+    assert {"CL", "b_CL", "Ac", "b_Ac", "C", "b_C"} <= set(both.symbols) | set(both.observables)
+    assert drug_b.name("C") == "b_C" and drug_b.roles[:3] == ("CL", "V", "central")
