@@ -29,7 +29,7 @@ from sympy.logic.boolalg import Boolean
 from ..errors import UnitError
 from .reaction import Reaction
 from .rules import AssignmentRule
-from .symbols import Compartment, ModelSymbol, Parameter, Species, Time, Variable
+from .symbols import Compartment, ModelSymbol, Species, Time
 from .unit_grammar import ACTIVITY, LENGTH, MASS, SUBSTANCE, TIME, TIME_NAMES, Unit, parse_unit
 
 ANY = "any"  # the unit of an exact zero: it fits every unit
@@ -246,12 +246,14 @@ class _Analysis:
             raise UnitError(f"Compartment {c.name!r}: unit {c.unit!r} is a {declared.dimension}, not a volume; "
                             "give a volume unit such as 'L' or 'mL'.")
         derived = None if not c.volume.free_symbols else self._unit(c.volume, where)
-        if derived is not None and derived is not ANY:
+        derived = derived if isinstance(derived, Unit) else None
+        if derived is not None:
             if not is_volume(derived):
                 raise UnitError(f"{where}: {c.volume} has dimension {derived.dimension} ({self._fmt(derived)}), "
                                 "but a volume is needed (volume, e.g. L).")
-            self._expect(declared, c.volume, where, f"the compartment's unit {c.unit!r}", key=("volume", c.name))
-        self.units[c] = declared if declared is not None else (derived if derived is not ANY else None)
+            self._expect(declared, c.volume, where, f"the compartment's unit {c.unit!r}", unit=derived,
+                         key=("volume", c.name))
+        self.units[c] = declared if declared is not None else derived
         return self.units[c]
 
     def _species(self, s: Species) -> None:
@@ -278,8 +280,9 @@ class _Analysis:
         where = f"assignment rule for {v.name!r}"
         derived = self._unit(rule.expression, where)
         declared = self.declared.get(v)
-        self._expect(declared, rule.expression, where, f"variable {v.name!r} (unit {v.unit!r})",
-                     key=("assignment", v.name))
+        if isinstance(derived, Unit):
+            self._expect(declared, rule.expression, where, f"variable {v.name!r} (unit {v.unit!r})", unit=derived,
+                         key=("assignment", v.name))
         self.units[v] = declared if declared is not None else (derived if isinstance(derived, Unit) else None)
 
     # ---------------------------------------------------------------- rates

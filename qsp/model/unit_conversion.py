@@ -48,7 +48,8 @@ class _BaseSystem:
             raise UnitError(f"substance unit {substance!r} is not an amount of substance; give e.g. substance='nmol'.")
         length = volume.scale ** sp.Rational(1, 3)
         if not length.is_Rational:
-            raise UnitError(f"volume unit {volume.format()!r} is not the cube of a length unit; choose L, mL, uL or nL.")
+            raise UnitError(f"volume unit {volume.format()!r} is not the cube of a length unit; "
+                            "choose L, mL, uL or nL.")
         self.scales = (mass_unit.scale, substance_unit.scale, length, time.scale, sp.Integer(1))
         length_name = next((n for n, u in UNITS.items() if u.dims[LENGTH] == 1 and sum(u.dims) == 1
                             and u.scale == length and n.isascii()), None)
