@@ -327,6 +327,11 @@ def test_a_written_out_factor_in_a_rate_is_removed_by_conversion():
     base = to_base_units(by_hand, time="h")
     assert base.symbol("CL").value == 3.0
     assert base.reactions[1].rate == base.symbol("CL") * base.symbol("A")   # the factor is gone, CL now in L/h
+    # a volume written with a factor: 30000 mL / 1000 in a compartment declared in L
+    V_mL = P("V_mL", 30000.0, unit="mL")
+    B = S("B", C("c", volume=V_mL / 1000, unit="L"), unit="mg", initial_amount=100)
+    vol = to_base_units(qsp.Model("v", reactions=[qsp.Reaction([B], [], rate=P("CL", 3.0, unit="L/h") * B)]))
+    assert vol.symbol("c").volume == vol.symbol("V_mL") and vol.symbol("V_mL").value == 30.0
 
 
 def test_to_base_units_needs_every_unit():

@@ -162,13 +162,14 @@ def to_base_units(model: Model, *, time: str | None = None, amount: str = "mg", 
     base = _BaseSystem(time_unit, amount_unit, volume_unit, mass, substance, amount)
     weights = _weights(model, molecular_weights or {})
     _require_units(model, declared)
+    # compartment volume units (declared, or from the volume expression), by name
+    analysis = _Analysis(model, declared, None)
+    analysis.quantities()
+    volume_units = {c.name: analysis.units.get(c) for c in model.compartments}
     # A leading number that the check read as a conversion factor (``1000*A`` for ng/mL) would be
     # wrong once every symbol is in base units: drop it, the variable takes the base unit instead.
     model = _without_written_factors(model, written_factors(model, declared))
-
-    # compartment volume units of the original model (declared, or from the volume expression)
-    analysis = _Analysis(model, declared, None)
-    analysis.quantities()
+    declared = declared_units(model)  # keyed by the (possibly rebuilt) symbols of that model
 
     overrides: dict[str, dict] = {}
     factors: dict = {}  # symbol -> factor of a number standing in its unit (species: concentration)
@@ -188,7 +189,7 @@ def to_base_units(model: Model, *, time: str | None = None, amount: str = "mg", 
             if not sym.initial.free_symbols:
                 fields["initial"] = _rescaled(sym.initial, factor)
         elif isinstance(sym, Species):
-            volume_of = analysis.units.get(sym.compartment)
+            volume_of = volume_units.get(sym.compartment.name)
             if volume_of is None:
                 raise UnitError(f"{item}: the volume unit of compartment {sym.compartment.name!r} is unknown; give "
                                 "the compartment (or the parameters of its volume) a unit.")
