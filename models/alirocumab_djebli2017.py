@@ -36,13 +36,12 @@ baseline of 9.14 nM.
 Example:
     >>> from models import alirocumab_djebli2017 as ali
     >>> [s.name for s in ali.model().species]
-    ['depot', 'central', 'peripheral', 'target_total']
+    ['Ac', 'Ap', 'Ad', 'Rtot']
 """
 
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
 import qsp
 
@@ -100,84 +99,42 @@ def mg_to_nmol(mg: float, molecular_weight: float = 144100.0) -> float:
 def model(approximation: str = "qss", **values: float) -> qsp.Model:
     """The alirocumab model; ``approximation`` is ``"qss"`` (published) or ``"full"``.
 
-    Species (nmol): ``depot`` (amount-based), ``central``, ``peripheral``, and
-    ``target_total`` (QSS) or ``target`` and ``complex`` (full). ``central`` holds total
-    alirocumab (free + bound) in the QSS form and free alirocumab in the full form, so dose
-    into ``depot`` either way. Observables: ``C_total``, ``C_free``, ``R_total``, ``R_free``
-    (nM), ``Cc`` and ``Ct`` (total alirocumab and total PCSK9, mg/L). Keyword arguments set
-    new defaults (``WT=``, ``STATIN=``...).
+    Built from :func:`qsp.blocks.two_compartment` (in nmol),
+    :func:`qsp.blocks.first_order_absorption` (with ``F`` and ``TLAG``) and
+    :func:`qsp.blocks.tmdd`. Species (nmol): ``Ad`` (the subcutaneous depot), ``Ac`` (total
+    alirocumab in the QSS form, free alirocumab in the full form), ``Ap``, and ``Rtot``
+    (QSS) or ``R`` and ``RL`` (full). Observables (nM): ``drug_free``, ``drug_total``,
+    ``target_free``, ``target_total``, ``complex``, ``occupancy``, ``C`` and ``Cp`` (free
+    drug, central and peripheral); ``Cc`` and ``Ct`` (total alirocumab and total PCSK9,
+    mg/L). Keyword arguments set new defaults (``WT=``, ``STATIN=``...).
 
     Example:
-        >>> sorted(model("full").observables)
-        ['C_free', 'C_total', 'Cc', 'Ct', 'R_free', 'R_total']
+        >>> sorted(model("full").observables)[:3]
+        ['C', 'Cc', 'Cp']
     """
     if approximation not in APPROXIMATIONS:
         raise qsp.ModelError(f"alirocumab_djebli2017: approximation {approximation!r} is not one of "
                              f"{APPROXIMATIONS}.")
     p = build_parameters(PARAMETERS, values, "alirocumab_djebli2017")
     size = p["WT"] / p["WT_REF"]
-    CL = p["CL"] * size ** p["WT_EXP_CL"] * p["STATIN_CL"] ** p["STATIN"]
-    Q = p["Q"] * size ** p["WT_EXP_CL"]
-    Vc = p["Vc"] * size ** p["WT_EXP_V"]
-    KA, kdeg, kint, Kss, kon, Rbase = (p[k] for k in ("KA", "kdeg", "kint", "Kss", "kon", "Rbase"))
-    ksyn = kdeg * Rbase
-
-    gut = qsp.Compartment("gut", volume=1.0, unit="L", description="subcutaneous depot (amounts only)")
-    plasma = qsp.Compartment("plasma", volume=Vc, unit="L", description="central volume Vc")
-    tissue = qsp.Compartment("tissue", volume=p["Vp"], unit="L", description="peripheral volume Vp")
-    depot = qsp.Species("depot", gut, amount_based=True, unit="nmol", description="alirocumab at the injection site")
-    Ap = qsp.Species("peripheral", tissue, unit="nmol", description="alirocumab in the peripheral compartment")
-    # Every rate is an amount per time (nmol/day); concentration rates are multiplied by Vc.
-    if approximation == "qss":
-        Ac = qsp.Species("central", plasma, unit="nmol", description="total alirocumab (free + bound)")
-        Rt = qsp.Species("target_total", plasma, initial_concentration=Rbase, unit="nmol",
-                         description="total PCSK9 (free + bound)")
-        RC = qsp.Variable("RC", unit="nM", description="alirocumab-PCSK9 complex (QSS)")
-        Cf = qsp.Variable("C", unit="nM", description="free alirocumab (QSS)")
-        disc = (Ac - Rt) ** 2 + 2 * (Ac + Rt) * Kss + Kss**2
-        rules = [qsp.AssignmentRule(RC, ((Ac + Rt + Kss) - sp.sqrt(disc)) / 2),
-                 qsp.AssignmentRule(Cf, Ac - RC)]
-        reactions = [
-            qsp.Reaction([depot], [Ac], rate=KA * depot, name="absorption"),
-            qsp.Reaction([Ac], [], rate=CL * Cf, name="linear_elimination"),
-            qsp.Reaction([Ac], [Ap], rate=Q * Cf, name="distribution"),
-            qsp.Reaction([Ap], [Ac], rate=Q * Ap, name="redistribution"),
-            qsp.Reaction([Ac, Rt], [], rate=kint * RC * Vc, name="internalisation"),
-            qsp.Reaction([], [Rt], rate=ksyn * Vc, name="target_synthesis"),
-            qsp.Reaction([Rt], [], rate=kdeg * (Rt - RC) * Vc, name="target_degradation"),
-        ]
-        observed = {"C_total": Ac, "C_free": Cf, "R_total": Rt, "R_free": Rt - RC}
-    else:
-        koff = Kss * kon - kint  # Kss = (koff + kint) / kon
-        Ac = qsp.Species("central", plasma, unit="nmol", description="free alirocumab")
-        R = qsp.Species("target", plasma, initial_concentration=Rbase, unit="nmol", description="free PCSK9")
-        RCs = qsp.Species("complex", plasma, unit="nmol", description="alirocumab-PCSK9 complex")
-        rules = []
-        reactions = [
-            qsp.Reaction([depot], [Ac], rate=KA * depot, name="absorption"),
-            qsp.Reaction([Ac], [], rate=CL * Ac, name="linear_elimination"),
-            qsp.Reaction([Ac], [Ap], rate=Q * Ac, name="distribution"),
-            qsp.Reaction([Ap], [Ac], rate=Q * Ap, name="redistribution"),
-            qsp.Reaction([Ac, R], [RCs], rate=kon * Ac * R * Vc, name="binding"),
-            qsp.Reaction([RCs], [Ac, R], rate=koff * RCs * Vc, name="unbinding"),
-            qsp.Reaction([RCs], [], rate=kint * RCs * Vc, name="internalisation"),
-            qsp.Reaction([], [R], rate=ksyn * Vc, name="target_synthesis"),
-            qsp.Reaction([R], [], rate=kdeg * R * Vc, name="target_degradation"),
-        ]
-        observed = {"C_total": Ac + RCs, "C_free": Ac, "R_total": R + RCs, "R_free": R}
-    return qsp.Model(
-        f"alirocumab_djebli2017_{approximation}",
-        reactions=reactions,
-        rules=rules,
-        # nM x mg/nmol = mg/L
-        observables={**observed, "Cc": observed["C_total"] * p["MW"], "Ct": observed["R_total"] * p["MW_PCSK9"]},
-        parameters=[p["F"], p["TLAG"], p["kon"], p["Kss"]],
-        description=__doc__.splitlines()[0],
-    )
+    pk = qsp.blocks.two_compartment(
+        CL=p["CL"] * size ** p["WT_EXP_CL"] * p["STATIN_CL"] ** p["STATIN"],
+        V1=p["Vc"] * size ** p["WT_EXP_V"], Q=p["Q"] * size ** p["WT_EXP_CL"], V2=p["Vp"], amount_unit="nmol")
+    oral = qsp.blocks.first_order_absorption(pk["Ac"], ka=p["KA"], F=p["F"], lag=p["TLAG"])
+    kon, kint, kdeg = p["kon"], p["kint"], p["kdeg"]
+    tmdd = qsp.blocks.tmdd(pk["Ac"], host=qsp.blocks.assemble(pk, oral), approximation=approximation,
+                           kon=kon, koff=p["Kss"] * kon - kint,  # so that K_ss = (koff + kint)/kon = Kss
+                           kint=kint, ksyn=kdeg * p["Rbase"], kdeg=kdeg)
+    # nM x mg/nmol = mg/L. F and TLAG act only through dose records and kon cancels from the
+    # QSS constant, so they are declared explicitly (the blocks declare only what they create).
+    return tmdd.model.extended(observables={"Cc": tmdd["drug_total"] * p["MW"],
+                                            "Ct": tmdd["target_total"] * p["MW_PCSK9"]},
+                               parameters=[p["F"], p["TLAG"], kon],
+                               name=f"alirocumab_djebli2017_{approximation}")
 
 
 def default_regimen(dose_mg: float = 150.0, every_days: float = 14.0, doses: int = 6) -> qsp.Regimen:
-    """Subcutaneous doses (default 150 mg every 2 weeks, 6 doses) into the depot, with the
+    """Subcutaneous doses (default 150 mg every 2 weeks, 6 doses) into the depot ``Ad``, with the
     model's lag ``TLAG`` and bioavailability ``F``.
 
     Example:
@@ -186,7 +143,7 @@ def default_regimen(dose_mg: float = 150.0, every_days: float = 14.0, doses: int
         (1040.94, TLAG, F, 5)
     """
     p = build_parameters(PARAMETERS)
-    return qsp.Regimen([qsp.Bolus("depot", amount=mg_to_nmol(dose_mg), time=0.0, interval=every_days,
+    return qsp.Regimen([qsp.Bolus("Ad", amount=mg_to_nmol(dose_mg), time=0.0, interval=every_days,
                                   additional=doses - 1, lag=p["TLAG"], bioavailability=p["F"])])
 
 

@@ -40,13 +40,12 @@ in nmol (doses in mg: use :func:`mg_to_nmol`), concentrations in nM, time in day
 Example:
     >>> from models import mab_tmdd
     >>> [s.name for s in mab_tmdd.model().species], [s.name for s in mab_tmdd.model("qss").species]
-    (['drug', 'target', 'complex'], ['drug_total', 'target_total'])
+    (['Ac', 'R', 'RL'], ['Ac', 'Rtot'])
 """
 
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
 import qsp
 
@@ -92,79 +91,40 @@ def mg_to_nmol(mg: float, molecular_weight: float = 150000.0) -> float:
 def model(approximation: str = "full", **values: float) -> qsp.Model:
     """The antibody with TMDD; ``approximation`` is ``"full"`` or ``"qss"``.
 
-    Full form: species ``drug`` (free), ``target`` (free), ``complex`` (nmol, in ``plasma``).
-    QSS form: species ``drug_total`` and ``target_total``. Observables of both forms:
-    ``C_free``, ``C_total``, ``R_free``, ``R_total``, ``RC`` (nM) and ``C_total_mgL``
-    (total drug in mg/L). Keyword arguments set new default values.
+    Built from :func:`qsp.blocks.one_compartment` (in nmol) and :func:`qsp.blocks.tmdd`.
+    Species (nmol, in ``central`` of volume V): ``Ac`` (free antibody in the full form, total
+    antibody in the QSS form, so doses go into ``Ac`` either way), and ``R`` and ``RL`` (full)
+    or ``Rtot`` (QSS). Observables of both forms (nM): ``drug_free``, ``drug_total``,
+    ``target_free``, ``target_total``, ``complex``, ``occupancy`` (fraction), ``C`` (free
+    antibody) and ``C_total_mgL`` (total antibody, mg/L). Keyword arguments set new default
+    values.
 
     Raises:
         ModelError: an unknown approximation or parameter name.
 
     Example:
         >>> sorted(model("qss").observables)
-        ['C_free', 'C_total', 'C_total_mgL', 'RC', 'R_free', 'R_total']
+        ['C', 'C_total_mgL', 'complex', 'drug_free', 'drug_total', 'occupancy', 'target_free', 'target_total']
     """
     if approximation not in APPROXIMATIONS:
         raise qsp.ModelError(f"mab_tmdd: approximation {approximation!r} is not one of {APPROXIMATIONS}.")
     p = build_parameters(PARAMETERS, values, "mab_tmdd")
-    V, CL, kon, koff, kint, ksyn, kdeg, MW = (p[k] for k in ("V", "CL", "kon", "koff", "kint", "ksyn", "kdeg", "MW"))
-    plasma = qsp.Compartment("plasma", volume=V, unit="L", description="central volume")
-    # Every rate below is an amount per time (nmol/day): a concentration rate times V.
-    if approximation == "full":
-        C = qsp.Species("drug", plasma, unit="nmol", description="free antibody")
-        R = qsp.Species("target", plasma, initial_concentration=ksyn / kdeg, unit="nmol", description="free target")
-        RC = qsp.Species("complex", plasma, unit="nmol", description="antibody-target complex")
-        reactions = [
-            qsp.Reaction([C], [], rate=CL * C, name="linear_elimination"),
-            qsp.Reaction([C, R], [RC], rate=kon * C * R * V, name="binding"),
-            qsp.Reaction([RC], [C, R], rate=koff * RC * V, name="unbinding"),
-            qsp.Reaction([RC], [], rate=kint * RC * V, name="internalisation"),
-            qsp.Reaction([], [R], rate=ksyn * V, name="target_synthesis"),
-            qsp.Reaction([R], [], rate=kdeg * R * V, name="target_degradation"),
-        ]
-        free, total, target, target_total, complex_ = C, C + RC, R, R + RC, RC
-        rules = []
-    else:
-        Ctot = qsp.Species("drug_total", plasma, unit="nmol", description="free + bound antibody")
-        Rtot = qsp.Species("target_total", plasma, initial_concentration=ksyn / kdeg, unit="nmol",
-                           description="free + bound target")
-        Kss = (koff + kint) / kon
-        Cf = qsp.Variable("C_qss", unit="nM", description="free antibody from the QSS quadratic")
-        RCf = qsp.Variable("RC_qss", unit="nM", description="complex from the QSS relation")
-        b = Ctot - Rtot - Kss
-        rules = [qsp.AssignmentRule(Cf, (b + sp.sqrt(b**2 + 4 * Kss * Ctot)) / 2),
-                 qsp.AssignmentRule(RCf, Rtot * Cf / (Kss + Cf))]
-        reactions = [
-            qsp.Reaction([Ctot], [], rate=CL * Cf, name="linear_elimination"),
-            # internalisation removes one antibody and one target per complex
-            qsp.Reaction([Ctot, Rtot], [], rate=kint * RCf * V, name="internalisation"),
-            qsp.Reaction([], [Rtot], rate=ksyn * V, name="target_synthesis"),
-            qsp.Reaction([Rtot], [], rate=kdeg * (Rtot - RCf) * V, name="target_degradation"),
-        ]
-        free, total, target, target_total, complex_ = Cf, Ctot, Rtot - RCf, Rtot, RCf
-    return qsp.Model(
-        f"mab_tmdd_{approximation}",
-        reactions=reactions,
-        rules=rules,
-        observables={"C_free": free, "C_total": total, "R_free": target, "R_total": target_total,
-                     "RC": complex_, "C_total_mgL": total * MW},  # nM x mg/nmol = mg/L
-        description=__doc__.splitlines()[0],
-    )
+    pk = qsp.blocks.one_compartment(CL=p["CL"], V=p["V"], amount_unit="nmol")
+    tmdd = qsp.blocks.tmdd(pk["Ac"], host=pk, approximation=approximation, kon=p["kon"], koff=p["koff"],
+                           kint=p["kint"], ksyn=p["ksyn"], kdeg=p["kdeg"])
+    # nM x mg/nmol = mg/L
+    return tmdd.model.extended(observables={"C_total_mgL": tmdd["drug_total"] * p["MW"]},
+                               name=f"mab_tmdd_{approximation}")
 
 
-def default_regimen(approximation: str = "full", dose_mg: float = 70.0) -> qsp.Regimen:
-    """One IV bolus at day 0 (default 70 mg, 1 mg/kg for 70 kg) into the free drug (full
-    form, species ``drug``) or the total drug (QSS form, species ``drug_total``).
+def default_regimen(dose_mg: float = 70.0) -> qsp.Regimen:
+    """One IV bolus into ``Ac`` at day 0 (default 70 mg, 1 mg/kg for 70 kg), for either form.
 
     Example:
-        >>> reg = default_regimen("qss")
-        >>> reg.records[0].target, round(reg.records[0].amount, 3)
-        ('drug_total', 466.667)
+        >>> round(default_regimen().records[0].amount, 3)
+        466.667
     """
-    if approximation not in APPROXIMATIONS:
-        raise qsp.ModelError(f"mab_tmdd: approximation {approximation!r} is not one of {APPROXIMATIONS}.")
-    target = {"full": "drug", "qss": "drug_total"}[approximation]
-    return qsp.Regimen([qsp.Bolus(target, amount=mg_to_nmol(dose_mg), time=0.0)])
+    return qsp.Regimen([qsp.Bolus("Ac", amount=mg_to_nmol(dose_mg), time=0.0)])
 
 
 def default_times() -> np.ndarray:

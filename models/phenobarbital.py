@@ -12,7 +12,7 @@ volume:
 
     \\frac{dA}{dt} = -\\frac{CL}{V} A, \\qquad C = A / V
 
-Doses are IV boluses into ``central`` (mg), concentrations in mg/L, time in hours. ``C``
+Doses are IV boluses into ``Ac`` (mg), concentrations in mg/L, time in hours. ``C``
 is NONMEM's PRED (the typical neonate with these covariates).
 
 Example:
@@ -56,8 +56,9 @@ PARAMETERS = (
 def model(**values: float) -> qsp.Model:
     """The phenobarbital model; keyword arguments set new defaults (e.g. ``WGT=0.9, APGR=3``).
 
-    Species: ``central`` (mg, in ``plasma`` of volume V). Observables: ``C`` (mg/L),
-    ``CL`` (L/h) and ``V`` (L), the individual clearance and volume.
+    Built from :func:`qsp.blocks.one_compartment` with the covariate expressions for CL and
+    V. Species: ``Ac`` (mg, in ``central`` of volume V). Observables: ``C`` (mg/L), ``CL``
+    (L/h) and ``V`` (L), the individual clearance and volume.
 
     Example:
         >>> m = model(WGT=0.9, APGR=3)
@@ -69,14 +70,8 @@ def model(**values: float) -> qsp.Model:
     # NONMEM: IF(APGR.LT.5) TVV = TVV*(1+THETA(3)); a Piecewise keeps APGR a parameter
     # (a population varies it without recompiling).
     V = p["V_WT"] * p["WGT"] * sp.Piecewise((1 + p["APGR_V"], p["APGR"] < 5), (1, True))
-    plasma = qsp.Compartment("plasma", volume=V, unit="L", description="volume of distribution")
-    A = qsp.Species("central", plasma, unit="mg", description="phenobarbital in the body")
-    return qsp.Model(
-        "phenobarbital",
-        reactions=[qsp.Reaction([A], [], rate=CL * A, name="elimination")],
-        observables={"C": A, "CL": CL, "V": V},
-        description=__doc__.splitlines()[0],
-    )
+    pk = qsp.blocks.one_compartment(CL=CL, V=V)
+    return pk.model.extended(observables={"CL": CL, "V": V}, name="phenobarbital")
 
 
 def default_regimen(loading_mg: float = 25.0, maintenance_mg: float = 3.5) -> qsp.Regimen:
@@ -87,8 +82,8 @@ def default_regimen(loading_mg: float = 25.0, maintenance_mg: float = 3.5) -> qs
         [25.0, 3.5]
     """
     return qsp.Regimen([
-        qsp.Bolus("central", amount=loading_mg, time=0.0),
-        qsp.Bolus("central", amount=maintenance_mg, time=12.0, interval=12.0, additional=9),
+        qsp.Bolus("Ac", amount=loading_mg, time=0.0),
+        qsp.Bolus("Ac", amount=maintenance_mg, time=12.0, interval=12.0, additional=9),
     ])
 
 

@@ -8,7 +8,7 @@ binding is one site per albumin with dissociation constant K_D, chosen so that f
 at 44 g/L. Concentrations in µM, amounts in µmol, time in hours. With P_tot the albumin
 concentration (ALB in g/L divided by its molecular weight):
 
-Rapid equilibrium (``approximation="equilibrium"``, default), one state A (total drug):
+Rapid equilibrium (``approximation="rapid_equilibrium"``, default), A the total drug:
 
 .. math::
 
@@ -16,6 +16,8 @@ Rapid equilibrium (``approximation="equilibrium"``, default), one state A (total
     \\qquad f_u = C_u / C, \\qquad C = A / V
 
     \\frac{dA}{dt} = u(t) - \\frac{V_{max} C_u}{K_{m,u} + C_u}
+
+(the total albumin is a state too, with the turnover below; it stays at P_tot).
 
 Explicit binding (``approximation="explicit"``): free drug D, free albumin P and complex
 DP, with albumin turnover (the complex is degraded with albumin and releases the drug):
@@ -38,7 +40,7 @@ C / (0.2 ALB[g/dL] + 0.1)).
 Example:
     >>> from models import protein_binding_albumin as pb
     >>> [s.name for s in pb.model().species], [s.name for s in pb.model("explicit").species]
-    (['drug_total'], ['drug', 'albumin', 'complex'])
+    (['Ac', 'Ptot'], ['Ac', 'P', 'DP'])
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy as sp
 
 import qsp
 
@@ -86,7 +87,7 @@ PARAMETERS = (
     Entry("ALB", _ALB_REF, "g/L", "serum albumin", f"normal value used by {_WINTER}", "covariate"),
 )
 
-APPROXIMATIONS = ("equilibrium", "explicit")
+APPROXIMATIONS = ("rapid_equilibrium", "explicit")
 
 
 def mg_to_umol(mg: float) -> float:
@@ -99,13 +100,17 @@ def mg_to_umol(mg: float) -> float:
     return mg * 1e3 / MW_PHENYTOIN
 
 
-def model(approximation: str = "equilibrium", **values: float) -> qsp.Model:
-    """The albumin-binding model; ``approximation`` is ``"equilibrium"`` or ``"explicit"``.
+def model(approximation: str = "rapid_equilibrium", **values: float) -> qsp.Model:
+    """The albumin-binding model; ``approximation`` is ``"rapid_equilibrium"`` or ``"explicit"``.
 
-    Species (µmol, in ``body`` of volume V): ``drug_total`` (equilibrium) or ``drug``,
-    ``albumin`` and ``complex`` (explicit). Observables: ``C_total``, ``C_free`` (µM),
-    ``C_total_mgL``, ``C_free_mgL`` (mg/L) and ``fu``. Keyword arguments set new defaults
-    (``ALB=25.0`` for hypoalbuminaemia, ``WT=``...).
+    Built from :func:`qsp.blocks.one_compartment` (no linear clearance, in µmol),
+    :func:`qsp.blocks.michaelis_menten_elimination` and :func:`qsp.blocks.protein_binding`
+    (which makes every host process act on the unbound drug). Species (µmol, in ``central``
+    of volume V): ``Ac`` (total drug in the rapid-equilibrium form, unbound drug in the
+    explicit form, so doses go into ``Ac`` either way) and ``Ptot`` (total albumin) or ``P``
+    and ``DP`` (free albumin, complex). Observables: ``drug_total``, ``drug_free``,
+    ``drug_bound``, ``C`` (µM), ``fu``, and ``C_total_mgL``, ``C_free_mgL`` (mg/L). Keyword
+    arguments set new defaults (``ALB=25.0`` for hypoalbuminaemia, ``WT=``...).
 
     Example:
         >>> model(ALB=25.0).symbol("ALB").value
@@ -115,72 +120,29 @@ def model(approximation: str = "equilibrium", **values: float) -> qsp.Model:
         raise qsp.ModelError(f"protein_binding_albumin: approximation {approximation!r} is not one of "
                              f"{APPROXIMATIONS}.")
     p = build_parameters(PARAMETERS, values, "protein_binding_albumin")
-    V = p["V_WT"] * p["WT"]
-    Vmax = p["VMAX_WT"] * p["WT"]
-    KM, KD, koff, kdeg = p["KM_U"], p["KD"], p["koff"], p["kdeg_alb"]
-    P_tot = p["ALB"] / p["MW_ALB"]  # g/L over g/µmol: µM
-    body = qsp.Compartment("body", volume=V, unit="L", description="volume of distribution")
-    # Rates are amounts per time (µmol/h); concentration rates are multiplied by V.
-    if approximation == "equilibrium":
-        A = qsp.Species("drug_total", body, unit="umol", description="total (free + bound) drug")
-        Cu = qsp.Variable("Cu", unit="uM", description="unbound drug from the binding quadratic")
-        fu = qsp.Variable("fu_eq", unit="1", description="free fraction from the binding quadratic")
-        b = A - P_tot - KD
-        root = sp.sqrt(b**2 + 4 * KD * A)
-        # Two algebraically equal forms of the quadratic's root, each free of cancellation on
-        # one side: 2 K_D C / (root - b) while drug is below albumin (b < 0, the clinical
-        # case), (b + root) / 2 above it. The first also gives fu at C = 0: K_D / (K_D + P_tot).
-        rules = [qsp.AssignmentRule(fu, sp.Piecewise((2 * KD / (root - b), b < 0), ((b + root) / (2 * A), True))),
-                 qsp.AssignmentRule(Cu, fu * A)]
-        reactions = [qsp.Reaction([A], [], rate=Vmax * Cu / (KM + Cu), name="metabolism")]
-        total, free, free_fraction = A, Cu, fu
-    else:
-        D = qsp.Species("drug", body, unit="umol", description="unbound drug")
-        P = qsp.Species("albumin", body, initial_concentration=P_tot, unit="umol", description="free albumin")
-        DP = qsp.Species("complex", body, unit="umol", description="drug-albumin complex")
-        kon = koff / KD
-        rules = []
-        reactions = [
-            qsp.Reaction([D, P], [DP], rate=kon * D * P * V, name="binding"),
-            qsp.Reaction([DP], [D, P], rate=koff * DP * V, name="unbinding"),
-            qsp.Reaction([], [P], rate=kdeg * P_tot * V, name="albumin_synthesis"),
-            qsp.Reaction([P], [], rate=kdeg * P * V, name="albumin_degradation"),
-            qsp.Reaction([DP], [D], rate=kdeg * DP * V, name="complex_degradation"),
-            qsp.Reaction([D], [], rate=Vmax * D / (KM + D), name="metabolism"),
-        ]
-        total, free = D + DP, D
-        # before any dose D + DP = 0: report the equilibrium free fraction at the free albumin
-        free_fraction = sp.Piecewise((D / (D + DP), D + DP > 0), (KD / (KD + P), True))
-    to_mgL = p["MW"]  # µM times mg/µmol: mg/L
-    return qsp.Model(
-        f"protein_binding_albumin_{approximation}",
-        reactions=reactions,
-        rules=rules,
-        observables={"C_total": total, "C_free": free, "C_total_mgL": total * to_mgL,
-                     "C_free_mgL": free * to_mgL, "fu": free_fraction},
-        parameters=[koff, kdeg] if approximation == "equilibrium" else [],
-        description=__doc__.splitlines()[0],
-    )
+    pk = qsp.blocks.one_compartment(CL=None, V=p["V_WT"] * p["WT"], amount_unit="umol")
+    metabolism = qsp.blocks.michaelis_menten_elimination(pk["Ac"], Vmax=p["VMAX_WT"] * p["WT"], Km=p["KM_U"])
+    binding = qsp.blocks.protein_binding(pk["Ac"], host=qsp.blocks.assemble(pk, metabolism), form=approximation,
+                                         KD=p["KD"], koff=p["koff"], P0=p["ALB"] / p["MW_ALB"],  # g/L over g/µmol
+                                         kdeg_P=p["kdeg_alb"])
+    # µM x mg/µmol = mg/L
+    return binding.model.extended(observables={"C_total_mgL": binding["drug_total"] * p["MW"],
+                                               "C_free_mgL": binding["drug_free"] * p["MW"]},
+                                  parameters=[p["koff"]],  # both forms take one parameter set
+                                  name=f"protein_binding_albumin_{approximation}")
 
 
-def default_regimen(approximation: str = "equilibrium", loading_mg: float = 1000.0,
-                    maintenance_mg: float = 100.0) -> qsp.Regimen:
-    """IV loading infusion over 1 h, then ``maintenance_mg`` over 30 min every 8 h for a week.
-
-    Doses go into ``drug_total`` (equilibrium form) or ``drug`` (explicit form).
+def default_regimen(loading_mg: float = 1000.0, maintenance_mg: float = 100.0) -> qsp.Regimen:
+    """IV loading infusion over 1 h, then ``maintenance_mg`` over 30 min every 8 h for a week,
+    into ``Ac`` (either form).
 
     Example:
         >>> [round(r.amount, 1) for r in default_regimen().records]
         [3964.0, 396.4]
     """
-    if approximation not in APPROXIMATIONS:
-        raise qsp.ModelError(f"protein_binding_albumin: approximation {approximation!r} is not one of "
-                             f"{APPROXIMATIONS}.")
-    target = {"equilibrium": "drug_total", "explicit": "drug"}[approximation]
     return qsp.Regimen([
-        qsp.Infusion(target, amount=mg_to_umol(loading_mg), time=0.0, duration=1.0),
-        qsp.Infusion(target, amount=mg_to_umol(maintenance_mg), time=8.0, duration=0.5, interval=8.0,
-                     additional=19),
+        qsp.Infusion("Ac", amount=mg_to_umol(loading_mg), time=0.0, duration=1.0),
+        qsp.Infusion("Ac", amount=mg_to_umol(maintenance_mg), time=8.0, duration=0.5, interval=8.0, additional=19),
     ])
 
 

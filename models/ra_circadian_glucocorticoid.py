@@ -10,8 +10,8 @@ a cosinor rhythm:
 
 .. math::
 
-    \\frac{dA_{depot}}{dt} = -k_a A_{depot}, \\qquad
-    \\frac{dA_{central}}{dt} = k_a A_{depot} - CL \\cdot C, \\qquad C = A_{central} / V
+    \\frac{dA_d}{dt} = -k_a A_d, \\qquad
+    \\frac{dA_c}{dt} = k_a A_d - CL \\cdot C, \\qquad C = A_c / V
 
     k_{in}(t) = k_{out} \\, IL6_{base} \\left[1 + a \\cos\\left(\\frac{2\\pi (t - \\phi - \\delta)}{24}\\right)\\right]
 
@@ -19,7 +19,7 @@ a cosinor rhythm:
 
 Time ``t`` is in hours from midnight of day 1 (clock time = t mod 24); ``phi`` is the clock
 time of peak IL-6 production and ``delta`` (chronotype) shifts it (positive: a later, evening
-type). Doses (mg) go into ``depot`` with the release lag ``TLAG`` and bioavailability ``F``;
+type). Doses (mg) go into ``Ad`` with the release lag ``TLAG`` and bioavailability ``F``;
 an immediate-release tablet is the same model with ``TLAG = 0``.
 
 Without drug the periodic solution is known in closed form (the test suite checks it):
@@ -34,7 +34,7 @@ pattern (IL-6 peak near 07:00; prednisolone half-life of about 3 h; release abou
 Example:
     >>> from models import ra_circadian_glucocorticoid as ra
     >>> [s.name for s in ra.model().species], [v.name for v in ra.model().variables]
-    (['depot', 'central'], ['IL6'])
+    (['Ac', 'Ad'], ['IL6'])
 """
 
 from __future__ import annotations
@@ -80,34 +80,31 @@ PARAMETERS = (
 def model(**values: float) -> qsp.Model:
     """The RA chronotherapy model; keyword arguments set new defaults (``CHRONO=2.0``...).
 
-    Species: ``depot`` (mg, amount-based) and ``central`` (mg, in ``plasma`` of volume V).
-    Rate-rule variable: ``IL6`` (pg/mL, starting at ``IL6_BASE``). Observables: ``C``
-    (prednisolone, mg/L), ``inhibition`` (fraction of IL-6 production blocked) and
-    ``production`` (IL-6 production rate without drug, pg/mL/h).
+    Drawn from blocks: :func:`qsp.blocks.one_compartment` and
+    :func:`qsp.blocks.first_order_absorption` (prednisolone, with ``F`` and ``TLAG``),
+    :func:`qsp.blocks.cosinor` (the production rhythm) and :func:`qsp.blocks.emax` (the
+    fractional inhibition), joined by the IL-6 turnover written as a rate rule so that IL-6
+    carries its unit (pg/mL). Species: ``Ad`` (mg, the released dose) and ``Ac`` (mg, in
+    ``central`` of volume V). Rate-rule variable: ``IL6`` (pg/mL, starting at ``IL6_BASE``).
+    Observables: ``C`` (prednisolone, mg/L), ``E`` (fraction of IL-6 production blocked),
+    ``rhythm`` (production relative to its mean) and ``production`` (pg/mL/h, without drug).
 
     Example:
         >>> sorted(model().observables)
-        ['C', 'inhibition', 'production']
+        ['C', 'E', 'production', 'rhythm']
     """
     p = build_parameters(PARAMETERS, values, "ra_circadian_glucocorticoid")
-    gut = qsp.Compartment("gut", volume=1.0, unit="L", description="gut lumen (amounts only)")
-    plasma = qsp.Compartment("plasma", volume=p["V"], unit="L", description="prednisolone distribution volume")
-    depot = qsp.Species("depot", gut, amount_based=True, unit="mg", description="released prednisone")
-    A = qsp.Species("central", plasma, unit="mg", description="prednisolone in the body")
+    pk = qsp.blocks.one_compartment(CL=p["CL"], V=p["V"])
+    oral = qsp.blocks.first_order_absorption(pk["Ac"], ka=p["KA"], F=p["F"], lag=p["TLAG"])
+    clock = qsp.blocks.cosinor(mesor=sp.Integer(1), amplitude=p["AMP"], acrophase=p["PHI"], period=p["PERIOD"],
+                               chronotype=p["CHRONO"])
+    inhibition = qsp.blocks.emax(pk["Ac"], E0=sp.Integer(0), Emax=p["IMAX"], EC50=p["IC50"])
     IL6 = qsp.Variable("IL6", initial=p["IL6_BASE"], unit="pg/mL", description="serum IL-6")
-    phase = 2 * sp.pi * (qsp.time - p["PHI"] - p["CHRONO"]) / p["PERIOD"]
-    production = p["KOUT"] * p["IL6_BASE"] * (1 + p["AMP"] * sp.cos(phase))
-    inhibition = p["IMAX"] * A / (p["IC50"] + A)
-    return qsp.Model(
-        "ra_circadian_glucocorticoid",
-        reactions=[
-            qsp.Reaction([depot], [A], rate=p["KA"] * depot, name="absorption"),
-            qsp.Reaction([A], [], rate=p["CL"] * A, name="elimination"),
-        ],
-        rules=[qsp.RateRule(IL6, production * (1 - inhibition) - p["KOUT"] * IL6)],
-        observables={"C": A, "inhibition": inhibition, "production": production},
-        parameters=[p["TLAG"], p["F"]],
-        description=__doc__.splitlines()[0],
+    production = p["KOUT"] * p["IL6_BASE"] * clock["rhythm"]
+    return qsp.blocks.assemble(pk, oral, clock, inhibition, name="ra_circadian_glucocorticoid").extended(
+        rules=[qsp.RateRule(IL6, production * (1 - inhibition["E"]) - p["KOUT"] * IL6)],
+        observables={"production": production},
+        parameters=[p["F"], p["TLAG"]],  # used only by dose records
     )
 
 
@@ -121,7 +118,7 @@ def default_regimen(dose_mg: float = 5.0, clock_hour: float = 22.0, days: int = 
         (22.0, 24.0, 6, TLAG)
     """
     p = build_parameters(PARAMETERS)
-    return qsp.Regimen([qsp.Bolus("depot", amount=dose_mg, time=clock_hour, interval=24.0, additional=days - 1,
+    return qsp.Regimen([qsp.Bolus("Ad", amount=dose_mg, time=clock_hour, interval=24.0, additional=days - 1,
                                   lag=p["TLAG"], bioavailability=p["F"])])
 
 

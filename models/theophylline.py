@@ -10,9 +10,9 @@ rate constant:
 
     CL = \\theta_{CL} \\cdot WT, \\qquad V = CL / K
 
-    \\frac{dA_{depot}}{dt} = -k_a A_{depot}, \\qquad
-    \\frac{dA_{central}}{dt} = k_a A_{depot} - K \\, A_{central}, \\qquad
-    C = A_{central} / V
+    \\frac{dA_d}{dt} = -k_a A_d, \\qquad
+    \\frac{dA_c}{dt} = k_a A_d - K \\, A_c, \\qquad
+    C = A_c / V
 
 Amounts are in mg (the NONMEM file doses mg/kg; multiply by weight), concentrations in
 mg/L, time in hours. ``C`` is the typical-subject (population) prediction, NONMEM's PRED.
@@ -53,30 +53,20 @@ PARAMETERS = (
 def model(**values: float) -> qsp.Model:
     """The theophylline model; keyword arguments set new defaults (e.g. ``WT=79.6``).
 
-    Species: ``depot`` (mg, in the gut; its symbol means its amount) and ``central`` (mg, in
-    the compartment ``plasma`` of volume V = CL/K litres).
-    Observables: ``C`` (mg/L), the plasma concentration.
+    Built from :func:`qsp.blocks.one_compartment` (CL = CL_WT·WT, V = CL/K) and
+    :func:`qsp.blocks.first_order_absorption`. Species: ``Ad`` (mg in the gut depot; its
+    symbol means its amount) and ``Ac`` (mg in ``central``, volume V). Observables: ``C``
+    (mg/L), the plasma concentration.
 
     Example:
         >>> model(WT=60.0).symbol("WT").value
         60.0
     """
     p = build_parameters(PARAMETERS, values, "theophylline")
-    KA, K, CL_WT, WT = p["KA"], p["K"], p["CL_WT"], p["WT"]
-    CL = CL_WT * WT
-    gut = qsp.Compartment("gut", volume=1.0, unit="L", description="absorption site (amounts only)")
-    plasma = qsp.Compartment("plasma", volume=CL / K, unit="L", description="central volume V = CL/K")
-    depot = qsp.Species("depot", gut, amount_based=True, unit="mg", description="drug in the gut")
-    A = qsp.Species("central", plasma, unit="mg", description="drug in the central compartment")
-    return qsp.Model(
-        "theophylline",
-        reactions=[
-            qsp.Reaction([depot], [A], rate=KA * depot, name="absorption"),
-            qsp.Reaction([A], [], rate=CL * A, name="elimination"),   # CL x concentration
-        ],
-        observables={"C": A},
-        description=__doc__.splitlines()[0],
-    )
+    CL = p["CL_WT"] * p["WT"]
+    pk = qsp.blocks.one_compartment(CL=CL, V=CL / p["K"])
+    oral = qsp.blocks.first_order_absorption(pk["Ac"], ka=p["KA"])
+    return qsp.blocks.assemble(pk, oral, name="theophylline")
 
 
 def default_regimen(dose_mg: float = 320.0) -> qsp.Regimen:
@@ -86,7 +76,7 @@ def default_regimen(dose_mg: float = 320.0) -> qsp.Regimen:
         >>> default_regimen().records[0].amount
         320.0
     """
-    return qsp.Regimen([qsp.Bolus("depot", amount=dose_mg, time=0.0)])
+    return qsp.Regimen([qsp.Bolus("Ad", amount=dose_mg, time=0.0)])
 
 
 def default_times() -> np.ndarray:

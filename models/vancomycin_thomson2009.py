@@ -59,33 +59,19 @@ PARAMETERS = (
 def model(**values: float) -> qsp.Model:
     """The Thomson 2009 vancomycin model; keyword arguments set new defaults (``WT=``, ``CRCL=``...).
 
-    Species: ``central`` (mg, in ``plasma`` of volume V1) and ``peripheral`` (mg, in
-    ``tissue`` of volume V2). Observables: ``C`` (mg/L) and ``CL_i`` (L/h), the individual
-    clearance.
+    Built from :func:`qsp.blocks.two_compartment` with the covariate expressions. Species:
+    ``Ac`` (mg, in ``central`` of volume V1) and ``Ap`` (mg, in ``peripheral`` of volume
+    V2). Observables: ``C`` and ``Cp`` (mg/L) and ``CL_i`` (L/h), the individual clearance.
 
     Example:
         >>> m = model(CRCL=100.0)
         >>> sorted(m.observables), m.symbol("CRCL").value
-        (['C', 'CL_i'], 100.0)
+        (['C', 'CL_i', 'Cp'], 100.0)
     """
     p = build_parameters(PARAMETERS, values, "vancomycin_thomson2009")
     CL = p["CL"] * (1 + p["TH_CRCL"] * (p["CRCL"] - p["CRCL_REF"]))
-    Q = p["Q"]
-    plasma = qsp.Compartment("plasma", volume=p["V1_WT"] * p["WT"], unit="L", description="central volume V1")
-    tissue = qsp.Compartment("tissue", volume=p["V2_WT"] * p["WT"], unit="L", description="peripheral volume V2")
-    A1 = qsp.Species("central", plasma, unit="mg", description="vancomycin in the central compartment")
-    A2 = qsp.Species("peripheral", tissue, unit="mg", description="vancomycin in the peripheral compartment")
-    return qsp.Model(
-        "vancomycin_thomson2009",
-        reactions=[
-            qsp.Reaction([A1], [], rate=CL * A1, name="elimination"),
-            qsp.Reaction([A1], [A2], rate=Q * A1, name="distribution"),
-            qsp.Reaction([A2], [A1], rate=Q * A2, name="redistribution"),
-        ],
-        observables={"C": A1, "CL_i": CL},
-        parameters=[p["CRCL_REF"]],
-        description=__doc__.splitlines()[0],
-    )
+    pk = qsp.blocks.two_compartment(CL=CL, V1=p["V1_WT"] * p["WT"], Q=p["Q"], V2=p["V2_WT"] * p["WT"])
+    return pk.model.extended(observables={"CL_i": CL}, name="vancomycin_thomson2009")
 
 
 def default_regimen(dose_mg: float = 1500.0, infusion_h: float = 2.0, doses: int = 3) -> qsp.Regimen:
@@ -97,7 +83,7 @@ def default_regimen(dose_mg: float = 1500.0, infusion_h: float = 2.0, doses: int
         >>> r.amount, r.duration, r.interval, r.additional
         (1500.0, 2.0, 12.0, 2)
     """
-    return qsp.Regimen([qsp.Infusion("central", amount=dose_mg, time=0.0, duration=infusion_h,
+    return qsp.Regimen([qsp.Infusion("Ac", amount=dose_mg, time=0.0, duration=infusion_h,
                                      interval=12.0, additional=doses - 1)])
 
 

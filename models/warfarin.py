@@ -7,9 +7,9 @@ The table holds the typical values, ``exp(THETA)`` of the log-scale estimates:
 
 .. math::
 
-    \\frac{dA_{depot}}{dt} = -k_a A_{depot}, \\qquad
-    \\frac{dA_{central}}{dt} = k_a A_{depot} - \\frac{CL}{V} A_{central}, \\qquad
-    C = A_{central} / V
+    \\frac{dA_d}{dt} = -k_a A_d, \\qquad
+    \\frac{dA_c}{dt} = k_a A_d - \\frac{CL}{V} A_c, \\qquad
+    C = A_c / V
 
 Amounts in mg, concentrations in mg/L, time in hours. ``C`` is NONMEM's PRED (the
 typical subject). The same data fitted with an absorption lag (``run002``) fit better
@@ -52,28 +52,18 @@ PARAMETERS = (
 def model(**values: float) -> qsp.Model:
     """The warfarin PK model; keyword arguments set new defaults (e.g. ``CL=0.2``).
 
-    Species: ``depot`` (mg, in the gut; its symbol means its amount) and ``central`` (mg,
-    in ``plasma`` of volume V). Observables: ``C`` (mg/L).
+    Built from :func:`qsp.blocks.one_compartment` and :func:`qsp.blocks.first_order_absorption`.
+    Species: ``Ad`` (mg in the gut depot; its symbol means its amount) and ``Ac`` (mg in
+    ``central``, volume V). Observables: ``C`` (mg/L).
 
     Example:
         >>> model(V=8.0).symbol("V").value
         8.0
     """
     p = build_parameters(PARAMETERS, values, "warfarin")
-    KA, CL, V = p["KA"], p["CL"], p["V"]
-    gut = qsp.Compartment("gut", volume=1.0, unit="L", description="absorption site (amounts only)")
-    plasma = qsp.Compartment("plasma", volume=V, unit="L", description="central volume")
-    depot = qsp.Species("depot", gut, amount_based=True, unit="mg", description="drug in the gut")
-    A = qsp.Species("central", plasma, unit="mg", description="drug in the central compartment")
-    return qsp.Model(
-        "warfarin",
-        reactions=[
-            qsp.Reaction([depot], [A], rate=KA * depot, name="absorption"),
-            qsp.Reaction([A], [], rate=CL * A, name="elimination"),
-        ],
-        observables={"C": A},
-        description=__doc__.splitlines()[0],
-    )
+    pk = qsp.blocks.one_compartment(CL=p["CL"], V=p["V"])
+    oral = qsp.blocks.first_order_absorption(pk["Ac"], ka=p["KA"])
+    return qsp.blocks.assemble(pk, oral, name="warfarin")
 
 
 def default_regimen(dose_mg: float = 100.0) -> qsp.Regimen:
@@ -83,7 +73,7 @@ def default_regimen(dose_mg: float = 100.0) -> qsp.Regimen:
         >>> default_regimen(50.0).records[0].amount
         50.0
     """
-    return qsp.Regimen([qsp.Bolus("depot", amount=dose_mg, time=0.0)])
+    return qsp.Regimen([qsp.Bolus("Ad", amount=dose_mg, time=0.0)])
 
 
 def default_times() -> np.ndarray:

@@ -43,7 +43,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = [
     ("theophylline", None), ("warfarin", None), ("phenobarbital", None), ("vancomycin_thomson2009", None),
     ("mab_tmdd", "full"), ("mab_tmdd", "qss"), ("alirocumab_djebli2017", "qss"), ("alirocumab_djebli2017", "full"),
-    ("protein_binding_albumin", "equilibrium"), ("protein_binding_albumin", "explicit"),
+    ("protein_binding_albumin", "rapid_equilibrium"), ("protein_binding_albumin", "explicit"),
     ("ra_circadian_glucocorticoid", None),
 ]
 
@@ -64,21 +64,15 @@ class Shelf:
             self._compiled[key] = qsp.compile(mod.model() if option is None else mod.model(option))
         return self._compiled[key]
 
-    def regimen(self, name, option=None, **kwargs) -> qsp.Regimen:
-        mod = self.module(name)
-        return mod.default_regimen(**kwargs) if option is None or name not in _REGIMEN_BY_OPTION \
-            else mod.default_regimen(option, **kwargs)
+    def regimen(self, name, **kwargs) -> qsp.Regimen:
+        return self.module(name).default_regimen(**kwargs)
 
     def default(self, name, option=None) -> qsp.Solution:
         key = (name, option)
         if key not in self._default:
             self._default[key] = qsp.simulate(self.compiled(name, option), self.module(name).default_times(),
-                                              regimen=self.regimen(name, option))
+                                              regimen=self.regimen(name))
         return self._default[key]
-
-
-# models whose default regimen depends on the structural option (the dosed species differs)
-_REGIMEN_BY_OPTION = {"mab_tmdd", "protein_binding_albumin"}
 
 
 @pytest.fixture(scope="module")
@@ -165,11 +159,12 @@ def _plausible(name, option, sol):
         assert 5 < trough < 20 < peak < 60
     elif name == "mab_tmdd":  # free target suppressed while drug is in excess, back up as drug goes
         t = _table(name)
-        assert C("R_free")[ts == 14][0] < 0.01 * t["ksyn"] / t["kdeg"] and C("C_total")[-1] < C("C_total")[1]
+        assert C("target_free")[ts == 14][0] < 0.01 * t["ksyn"] / t["kdeg"]
+        assert C("drug_total")[-1] < C("drug_total")[1]
     elif name == "alirocumab_djebli2017":  # 150 mg q2w: total drug of 5-20 mg/L, free PCSK9 suppressed
         after = ts >= 14
         assert 2 < C("Cc")[after].min() and C("Cc").max() < 30
-        assert C("R_free")[after].min() < 0.2 * 9.14
+        assert C("target_free")[after].min() < 0.2 * 9.14
     elif name == "protein_binding_albumin":  # total in the 10-20 mg/L window early, fu about 0.1
         assert 10 < C("C_total_mgL")[ts == 4][0] < 25 and np.all(np.abs(C("fu") - 0.1) < 0.02)
     elif name == "ra_circadian_glucocorticoid":  # the 22:00 dose peaks after the 4 h release lag
@@ -244,7 +239,7 @@ def test_phenobarbital_reproduces_nonmem_pred_for_every_record(shelf, reference_
     data_frame = pd.read_csv(reference_dir / "pharmpy-examples/pheno.dta", sep=r"\s+")
     tab = pd.read_csv(reference_dir / "pharmpy-examples/pheno.tab", sep=r"\s+", skiprows=1)
     assert len(tab) == len(data_frame) == 744
-    data = qsp.io.read_nonmem(data_frame, ["central"])
+    data = qsp.io.read_nonmem(data_frame, ["Ac"])  # CMT 1: the central compartment
     assert len(data) == 59
     times = [data_frame.TIME[data_frame.ID == s.id].to_numpy() for s in data]
     n = max(t.size for t in times)
@@ -270,7 +265,7 @@ def test_vancomycin_reproduces_nonmem_pred(shelf, reference_dir):
     """
     raw = pd.read_csv(reference_dir / "mipdeval/nm_vanco.csv")
     assert raw[raw.ID == 1][["WT", "CRCL"]].nunique().max() == 1
-    patient = qsp.io.read_nonmem(raw, ["central"])[1]
+    patient = qsp.io.read_nonmem(raw, ["Ac"])[1]
     doses = [(r.time, r.amount, r.amount / r.rate) for r in patient.regimen.records]
     assert doses == [(0.0, 1500.0, 2.0), (12.0, 1500.0, 2.0), (24.0, 1500.0, 2.0)]
     pred = pd.read_csv(reference_dir / "mipdeval/vanco_thomson.csv")
@@ -329,9 +324,10 @@ def test_mab_tmdd_matches_hand_written_equations(shelf, approximation):
     ref = _mab_reference(_table("mab_tmdd"), mod.mg_to_nmol(70.0), ts, approximation)
     total = ref[0] + ref[2] if approximation == "full" else ref[0]
     # 1e-6 of the trajectory's scale: qsp integrates at rtol 1e-8, scipy at 1e-10
-    np.testing.assert_allclose(np.asarray(sol["C_total"]), total, rtol=1e-6, atol=1e-6 * total.max())
+    np.testing.assert_allclose(np.asarray(sol["drug_total"]), total, rtol=1e-6, atol=1e-6 * total.max())
     target_total = ref[1] + ref[2] if approximation == "full" else ref[1]
-    np.testing.assert_allclose(np.asarray(sol["R_total"]), target_total, rtol=1e-6, atol=1e-6 * target_total.max())
+    np.testing.assert_allclose(np.asarray(sol["target_total"]), target_total, rtol=1e-6,
+                               atol=1e-6 * target_total.max())
 
 
 def _max_relative_gap(a, b):
@@ -348,12 +344,13 @@ def test_mab_qss_agrees_with_full_model_where_valid_and_not_where_binding_is_slo
     full, qss = shelf.compiled("mab_tmdd", "full"), shelf.compiled("mab_tmdd", "qss")
     ts = shelf.module("mab_tmdd").default_times()
     f, q = shelf.default("mab_tmdd", "full"), shelf.default("mab_tmdd", "qss")
-    assert _max_relative_gap(f["C_total"], q["C_total"]) < 1e-3
-    assert _max_relative_gap(f["R_total"], q["R_total"]) < 1e-3
+    assert _max_relative_gap(f["drug_total"], q["drug_total"]) < 1e-3
+    assert _max_relative_gap(f["target_total"], q["target_total"]) < 1e-3
     slow = {"kon": 0.05, "koff": 0.005}
-    f = qsp.simulate(full, ts, params=slow, regimen=shelf.regimen("mab_tmdd", "full", dose_mg=1.0))
-    q = qsp.simulate(qss, ts, params=slow, regimen=shelf.regimen("mab_tmdd", "qss", dose_mg=1.0))
-    assert _max_relative_gap(f["C_total"], q["C_total"]) > 0.05
+    low = shelf.regimen("mab_tmdd", dose_mg=1.0)
+    f = qsp.simulate(full, ts, params=slow, regimen=low)
+    q = qsp.simulate(qss, ts, params=slow, regimen=low)
+    assert _max_relative_gap(f["drug_total"], q["drug_total"]) > 0.05
 
 
 # ---------------------------------------------------------------------------- alirocumab
@@ -438,11 +435,11 @@ def test_alirocumab_baseline_and_target_ceiling(shelf):
     within 3 % of that ceiling (measured 1.6 % below it for a single dose)."""
     p = _table("alirocumab_djebli2017")
     sol = shelf.default("alirocumab_djebli2017", "qss")
-    assert float(sol["R_total"][0]) == pytest.approx(9.14, rel=1e-12)
+    assert float(sol["target_total"][0]) == pytest.approx(9.14, rel=1e-12)
     ceiling = p["Rbase"] * p["kdeg"] / p["kint"]
     high = qsp.simulate(shelf.compiled("alirocumab_djebli2017", "qss"), shelf.module(
         "alirocumab_djebli2017").default_times(), regimen=shelf.regimen("alirocumab_djebli2017", dose_mg=3000.0))
-    r_total = np.asarray(high["R_total"])
+    r_total = np.asarray(high["target_total"])
     assert r_total.max() <= ceiling * (1 + 1e-9)
     assert r_total.max() > 0.97 * ceiling
 
@@ -465,10 +462,10 @@ def _quadratic_free(total, p_tot, kd):
 
 def test_binding_free_concentration_is_the_quadratic_equilibrium(shelf):
     t = _table("protein_binding_albumin")
-    sol = shelf.default("protein_binding_albumin", "equilibrium")
-    total = np.asarray(sol["C_total"])
+    sol = shelf.default("protein_binding_albumin", "rapid_equilibrium")
+    total = np.asarray(sol["drug_total"])
     expected = _quadratic_free(total, t["ALB"] / t["MW_ALB"], t["KD"])
-    np.testing.assert_allclose(np.asarray(sol["C_free"]), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(sol["drug_free"]), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_albumin_normalisation_is_sheiner_tozer(shelf):
@@ -476,9 +473,9 @@ def test_albumin_normalisation_is_sheiner_tozer(shelf):
     at 44 g/L: fu(44)/fu(A) is Winter's normalisation factor 0.9 A/44 + 0.1 (exact for one-site
     binding, fu 0.1 at 44 g/L), and the rounded clinical Sheiner-Tozer factor 0.2 A[g/dL] + 0.1
     within 2.5 % (the rounding of 0.9/4.4 = 0.2045 to 0.2)."""
-    cm = shelf.compiled("protein_binding_albumin", "equilibrium")
+    cm = shelf.compiled("protein_binding_albumin", "rapid_equilibrium")
     mod = shelf.module("protein_binding_albumin")
-    reg = shelf.regimen("protein_binding_albumin", "equilibrium")
+    reg = shelf.regimen("protein_binding_albumin")
     fu = {a: float(qsp.simulate(cm, mod.default_times(), params={"ALB": a}, regimen=reg)["fu"][0])
           for a in (44.0, 30.0, 20.0)}
     assert fu[44.0] == pytest.approx(0.1, rel=1e-12)
@@ -497,24 +494,24 @@ def test_unbound_steady_state_does_not_depend_on_albumin(shelf):
     vmax = t["VMAX_WT"] * t["WT"]
     rate = 0.5 * vmax
     days = 30.0
-    reg = qsp.Regimen([qsp.Infusion("drug_total", amount=rate * 24 * days, time=0.0, duration=24 * days)])
-    cm = shelf.compiled("protein_binding_albumin", "equilibrium")
+    reg = qsp.Regimen([qsp.Infusion("Ac", amount=rate * 24 * days, time=0.0, duration=24 * days)])
+    cm = shelf.compiled("protein_binding_albumin", "rapid_equilibrium")
     cu_expected = t["KM_U"] * rate / (vmax - rate)
     totals = []
     for albumin in (44.0, 20.0):
         sol = qsp.simulate(cm, np.array([0.0, 24 * days - 24, 24 * days]), params={"ALB": albumin}, regimen=reg)
-        assert float(sol["C_free"][-1]) == pytest.approx(cu_expected, rel=1e-6)
+        assert float(sol["drug_free"][-1]) == pytest.approx(cu_expected, rel=1e-6)
         p_tot = albumin / t["MW_ALB"]
         total_expected = cu_expected + p_tot * cu_expected / (t["KD"] + cu_expected)
-        assert float(sol["C_total"][-1]) == pytest.approx(total_expected, rel=1e-6)
-        totals.append(float(sol["C_total"][-1]))
+        assert float(sol["drug_total"][-1]) == pytest.approx(total_expected, rel=1e-6)
+        totals.append(float(sol["drug_total"][-1]))
     assert totals[1] < 0.6 * totals[0]  # lower albumin: lower total at the same unbound level
 
 
 def test_explicit_binding_agrees_with_rapid_equilibrium(shelf):
     """k_off = 1000/h against hours-long PK: the explicit model stays within 1e-3 of the
     equilibrium one (measured 3e-5 of scale for total, free and fu)."""
-    e = shelf.default("protein_binding_albumin", "equilibrium")
+    e = shelf.default("protein_binding_albumin", "rapid_equilibrium")
     x = shelf.default("protein_binding_albumin", "explicit")
     for key in ("C_total_mgL", "C_free_mgL", "fu"):
         a, b = np.asarray(x[key]), np.asarray(e[key])
