@@ -34,9 +34,12 @@ event without delay or priority    :class:`~qsp.Event`; one with no trigger or n
                                    assignment can never change anything and is omitted
 =================================  ==================================================
 
-Everything else (delays, algebraic rules, fast reactions, non-constant compartments,
-assigned stoichiometry, stoichiometryMath, conversion factors, event priorities, SBML
-packages, rateOf, avogadro...) raises :class:`~qsp.io.mathml.UnsupportedSBMLError`,
+The packages layout, render and groups carry no math and are ignored, as is a package
+the model marks ``required="false"`` (by the SBML rules it cannot change the core
+math); it is noted in :attr:`SBMLTranslation.omitted`. Everything else (delays,
+algebraic rules, fast reactions, non-constant compartments, assigned stoichiometry,
+stoichiometryMath, conversion factors, event priorities, other SBML packages such as
+comp and fbc, rateOf, avogadro...) raises :class:`~qsp.io.mathml.UnsupportedSBMLError`,
 which names the construct and the element. Nothing is dropped silently.
 """
 
@@ -54,6 +57,9 @@ from .mathml import MathReader, SBMLError, UnsupportedSBMLError, libsbml
 __all__ = ["read_sbml", "translate_sbml", "SBMLTranslation", "SBMLError", "UnsupportedSBMLError", "write_sbml"]
 
 _RESERVED = {time.name}  # qsp names that an SBML identifier may not take
+
+#: libsbml plugins that carry no math (diagrams, grouping) or are part of core L3V2 math
+_GRAPHICAL_PACKAGES = {"l3v2extendedmath", "layout", "render", "groups"}
 
 
 @dataclass
@@ -124,11 +130,13 @@ def _document(source):
         raise SBMLError("the SBML document has no <model>.")
     for i in range(doc.getNumPlugins()):
         package = doc.getPlugin(i).getPackageName()
-        if package != "l3v2extendedmath":  # libsbml's own plugin for L3V2 core math, always present
+        if package not in _GRAPHICAL_PACKAGES:
             raise UnsupportedSBMLError(f"SBML package {package!r} is not supported by qsp.")
     for i in range(doc.getNumUnknownPackages()):
-        raise UnsupportedSBMLError(f"SBML package {doc.getUnknownPackagePrefix(i)!r} "
-                                   f"({doc.getUnknownPackageURI(i)}) is not supported by qsp.")
+        if doc.getPackageRequired(doc.getUnknownPackageURI(i)):
+            raise UnsupportedSBMLError(f"SBML package {doc.getUnknownPackagePrefix(i)!r} "
+                                       f"({doc.getUnknownPackageURI(i)}) is required by the model and not "
+                                       "supported by qsp.")
     return doc
 
 
@@ -143,7 +151,12 @@ def translate_sbml(source) -> SBMLTranslation:
         >>> translate_sbml(text).amount("A")
         A*c
     """
-    return _Reader(_document(source)).translate()
+    doc = _document(source)
+    translation = _Reader(doc).translate()
+    for i in range(doc.getNumUnknownPackages()):  # not required: by the SBML rules, no effect on the math
+        translation.omitted.append(f"SBML package {doc.getUnknownPackagePrefix(i)!r}: not required by the model, "
+                                   "so it does not change its math")
+    return translation
 
 
 class _Reader:
