@@ -779,3 +779,41 @@ def test_composition_is_by_identity_and_prefixes_namespace():
     both = blocks.assemble(pk, drug_b)
     assert {"CL", "b_CL", "Ac", "b_Ac", "C", "b_C"} <= set(both.symbols) | set(both.observables)
     assert drug_b.name("C") == "b_C" and drug_b.roles[:3] == ("CL", "V", "central")
+
+
+def test_binding_quadratic_is_accurate_and_differentiable_at_extremes():
+    # The free concentration must be right where the textbook formula cancels (tiny drug:
+    # b + sqrt(...) loses all digits) and have finite derivatives everywhere, also through the
+    # branch jnp.where does not select (forward-mode Jacobians multiply it by 0; 0*inf = NaN).
+    # At (Ltot 1e6, Rtot 1, K 1e-12) the unguarded b < 0 branch divides by sqrt(b^2 + 4KL) - b = 0.
+    import jax
+    import jax.numpy as jnp
+    import sympy as sp
+    from qsp.blocks._equilibrium import free_concentration, free_fraction
+    from qsp.compile.treewalk import evaluate
+
+    L, R, K = sp.symbols("L R K")
+    for build in (free_concentration, free_fraction):
+        expr = build(L, R, K)
+
+        def f(x, expr=expr):
+            return evaluate(expr, {L: x[0], R: x[1], K: x[2]})
+        for point in ([1e6, 1.0, 1e-12], [0.0, 2.0, 0.1], [1e-9, 2.0, 0.1], [2.1, 2.0, 0.1], [100.0, 2.0, 0.15]):
+            x = jnp.array(point)
+            value, jac = float(f(x)), np.asarray(jax.jacfwd(f)(x))
+            assert np.isfinite(value) and np.all(np.isfinite(jac)), (build.__name__, point, jac)
+            # the value solves the binding equation C + Rtot C/(K + C) = Ltot
+            Lh, Rh, Kh = point
+            c = value * (Lh if build is free_fraction else 1.0)
+            assert c + Rh * c / (Kh + c) == pytest.approx(Lh, rel=1e-12, abs=1e-300)
+            # derivatives against central finite differences (where the function is smooth)
+            if point[0] > 1e-6:
+                h = 1e-6 * np.maximum(np.abs(point), 1e-3)
+                for i in range(3):
+                    e = np.zeros(3)
+                    e[i] = h[i]
+                    fd = (float(f(x + e)) - float(f(x - e))) / (2 * h[i])
+                    assert jac[i] == pytest.approx(fd, rel=1e-5, abs=1e-9 * max(1.0, abs(value))), (point, i)
+    # at zero drug the free fraction is K/(K + Rtot)
+    fu0 = float(evaluate(free_fraction(L, R, K), {L: jnp.asarray(0.0), R: jnp.asarray(2.0), K: jnp.asarray(0.1)}))
+    assert fu0 == pytest.approx(0.1 / 2.1, rel=1e-14)

@@ -16,7 +16,14 @@ def free_concentration(total, target_total, K) -> sp.Expr:
     With b = Ctot − Rtot − K, the root is C = ½·(b + √(b² + 4·K·Ctot)). Evaluated as
     written it loses all digits when b < 0 and Ctot is small (the usual terminal phase:
     b + √(...) cancels), so for b < 0 the algebraically equal form 2·K·Ctot/(√(...) − b)
-    is used; both branches are finite everywhere (K > 0), so gradients stay finite.
+    is used.
+
+    Each branch is also kept finite, with a finite derivative, where it is *not* selected:
+    the Jacobian is taken by forward-mode autodiff through ``jnp.where``, which multiplies
+    the unselected branch's derivative by zero, and 0·inf is NaN. So the b ≥ 0 branch sees
+    b⁺ = b and Ctot⁺ = Ctot where it is selected, 0 and Rtot + K elsewhere; the b < 0 branch
+    sees b⁻ = b where selected, 0 elsewhere. (Not max/min: their derivative at a tie is ½,
+    which would halve the Jacobian exactly at b = 0.)
 
     Example:
         >>> import sympy as sp
@@ -24,25 +31,41 @@ def free_concentration(total, target_total, K) -> sp.Expr:
         >>> round(float(C), 6)        # C + 5C/(1+C) = 10
         5.741657
     """
+    b, high_side = _split(total, target_total, K)
+    b_pos, b_neg, total_pos = _guarded(b, high_side, total, target_total, K)
+    high = sp.Rational(1, 2) * (b_pos + sp.sqrt(b_pos ** 2 + 4 * K * total_pos))
+    low = 2 * K * total / (sp.sqrt(b_neg ** 2 + 4 * K * total) - b_neg)
+    return sp.Piecewise((high, high_side), (low, True))
+
+
+def _split(total, target_total, K):
     b = total - target_total - K
-    root = sp.sqrt(b ** 2 + 4 * K * total)
-    return sp.Piecewise((sp.Rational(1, 2) * (b + root), b >= 0), (2 * K * total / (root - b), True))
+    return b, b >= 0
+
+
+def _guarded(b, high_side, total, target_total, K):
+    """b⁺, b⁻ and Ctot⁺ of :func:`free_concentration`: the true values where their branch is used."""
+    return (sp.Piecewise((b, high_side), (0, True)), sp.Piecewise((0, high_side), (b, True)),
+            sp.Piecewise((total, high_side), (target_total + K, True)))
 
 
 def free_fraction(total, target_total, K) -> sp.Expr:
     """C/Ctot for the equilibrium of :func:`free_concentration`, finite also at Ctot = 0.
 
     For b < 0 it is 2·K/(√(b² + 4·K·Ctot) − b), whose value at Ctot = 0 is the limit
-    K/(K + Rtot); for b ≥ 0 (so Ctot ≥ Rtot + K > 0) it is ½·(b + √(...))/Ctot.
+    K/(K + Rtot); for b ≥ 0 (so Ctot ≥ Rtot + K > 0) it is ½·(b + √(...))/Ctot. Both
+    branches are guarded as in :func:`free_concentration`.
 
     Example:
         >>> import sympy as sp
         >>> round(float(free_fraction(sp.Float(0.0), sp.Float(3.0), sp.Float(1.0))), 6)   # K/(K + Rtot)
         0.25
     """
-    b = total - target_total - K
-    root = sp.sqrt(b ** 2 + 4 * K * total)
-    return sp.Piecewise((sp.Rational(1, 2) * (b + root) / total, b >= 0), (2 * K / (root - b), True))
+    b, high_side = _split(total, target_total, K)
+    b_pos, b_neg, total_pos = _guarded(b, high_side, total, target_total, K)
+    high = sp.Rational(1, 2) * (b_pos + sp.sqrt(b_pos ** 2 + 4 * K * total_pos)) / total_pos
+    low = 2 * K / (sp.sqrt(b_neg ** 2 + 4 * K * total) - b_neg)
+    return sp.Piecewise((high, high_side), (low, True))
 
 
 def host_model(host: Model | Block | None, drug: Species, kind: str) -> Model | None:
