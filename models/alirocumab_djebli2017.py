@@ -14,9 +14,9 @@ concentrations in the central compartment (nM):
          - \\sqrt{(C_{tot} - R_{tot})^2 + 2 K_{ss} (C_{tot} + R_{tot}) + K_{ss}^2}\\right],
     \\quad C = C_{tot} - RC, \\quad R = R_{tot} - RC
 
-    \\frac{dA_{depot}}{dt} = -k_a A_{depot}
+    \\frac{dA_d}{dt} = -k_a A_d
 
-    \\frac{dA_c}{dt} = k_a A_{depot} - CL \\, C - Q (C - A_p / V_p) - k_{int} RC \\, V_c,
+    \\frac{dA_c}{dt} = k_a A_d - CL \\, C - Q (C - A_p / V_p) - k_{int} RC \\, V_c,
     \\qquad C_{tot} = A_c / V_c
 
     \\frac{dA_p}{dt} = Q (C - A_p / V_p)
@@ -24,7 +24,7 @@ concentrations in the central compartment (nM):
     \\frac{dR_{tot}}{dt} = k_{syn} - k_{deg} R - k_{int} RC,
     \\qquad k_{syn} = k_{deg} R_{base}, \\quad R_{tot}(0) = R_{base}
 
-Doses (mg) enter the depot after the lag ``TLAG`` with bioavailability ``F``; amounts are
+Doses (mg) enter the depot ``Ad`` after the lag ``TLAG`` with bioavailability ``F``; amounts are
 in nmol (convert with :func:`mg_to_nmol`, MW 144.1 kDa), concentrations in nM, time in days.
 ``model(approximation="full")`` replaces the QSS algebra by explicit binding with the
 fixed k_on and k_off = K_ss k_on - k_int, so the QSS assumption can be audited.

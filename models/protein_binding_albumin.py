@@ -77,7 +77,7 @@ PARAMETERS = (
           f"derived: fu = 0.1 at albumin 44 g/L ({_WINTER})"),
     Entry("koff", 1000.0, "1/h", "dissociation rate constant (explicit form)",
           "illustrative: binding equilibrates within seconds"),
-    Entry("kdeg_alb", math.log(2) / (19.0 * 24.0), "1/h", "albumin degradation rate constant (explicit form)",
+    Entry("kdeg_alb", math.log(2) / (19.0 * 24.0), "1/h", "albumin degradation rate constant (albumin turnover)",
           "albumin half-life of about 19 days (textbook physiology)"),
     Entry("MW", MW_PHENYTOIN / 1e3, "mg/umol", "molecular weight of phenytoin (252.27 g/mol)",
           "phenytoin, C15H12N2O2", "constant"),

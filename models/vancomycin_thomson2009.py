@@ -1,6 +1,6 @@
 """Vancomycin (Thomson 2009): two-compartment IV model with creatinine clearance and weight.
 
-Thomson et al. derived the model from 398 adult patients' routine vancomycin levels; it
+Thomson et al. derived the model from routine vancomycin levels of adult patients; it
 is the ``pk_vanco_thomson`` model of PKPDsim and the model behind the mipdeval Bayesian
 forecasting reference. Clearance rises linearly with creatinine clearance (CrCL, mL/min)
 around 66 mL/min; both volumes scale with total body weight (WT, kg):

@@ -110,12 +110,14 @@ def test_module_contract(name):
     assert len(names) == len(set(names))
     for e in mod.PARAMETERS:
         assert e.unit and e.meaning and e.source, e
-    # one source of truth: every table row is a parameter of the model, with the table's value and unit
-    model = mod.model()
-    by_name = {p.name: p for p in model.parameters}
-    assert set(by_name) == set(names), (set(by_name) ^ set(names))
-    for e in mod.PARAMETERS:
-        assert by_name[e.name].value == pytest.approx(e.value, rel=1e-15) and by_name[e.name].unit == e.unit
+    # one source of truth: every table row is a parameter of the model (in every structural
+    # form, so one parameter set fits all), with the table's value and unit
+    for option in getattr(mod, "APPROXIMATIONS", (None,)):
+        model = mod.model() if option is None else mod.model(option)
+        by_name = {p.name: p for p in model.parameters}
+        assert set(by_name) == set(names), (option, set(by_name) ^ set(names))
+        for e in mod.PARAMETERS:
+            assert by_name[e.name].value == pytest.approx(e.value, rel=1e-15) and by_name[e.name].unit == e.unit
     assert isinstance(mod.default_regimen(), qsp.Regimen)
 
 
@@ -338,14 +340,15 @@ def _max_relative_gap(a, b):
 def test_mab_qss_agrees_with_full_model_where_valid_and_not_where_binding_is_slow(shelf):
     """Gibiansky 2008: QSS holds when binding equilibrates fast relative to elimination,
     internalisation and turnover. Default values (k_on 50/nM/day, k_off 5/day, drug in excess
-    after 70 mg): the totals agree to 0.1 % of their scale (measured 3e-5 and 5e-4). With binding
+    after 70 mg): total drug agrees to 1e-3 of its scale (measured 3.5e-5), total target to 2e-3
+    (measured 7.6e-4; the target pool is small, so the binding lag shows more). With binding
     1000x slower and a dose below the target pool (1 mg, 2 nM vs 5 nM), the QSS total drug is
-    off by about 12 % (measured): the assumption is then visibly wrong."""
+    off by 12 % of scale (measured): the assumption is then visibly wrong."""
     full, qss = shelf.compiled("mab_tmdd", "full"), shelf.compiled("mab_tmdd", "qss")
     ts = shelf.module("mab_tmdd").default_times()
     f, q = shelf.default("mab_tmdd", "full"), shelf.default("mab_tmdd", "qss")
     assert _max_relative_gap(f["drug_total"], q["drug_total"]) < 1e-3
-    assert _max_relative_gap(f["target_total"], q["target_total"]) < 1e-3
+    assert _max_relative_gap(f["target_total"], q["target_total"]) < 2e-3
     slow = {"kon": 0.05, "koff": 0.005}
     low = shelf.regimen("mab_tmdd", dose_mg=1.0)
     f = qsp.simulate(full, ts, params=slow, regimen=low)
@@ -489,17 +492,25 @@ def test_unbound_steady_state_does_not_depend_on_albumin(shelf):
     """Constant infusion R of an unbound-drug Michaelis-Menten elimination: at steady state
     R = Vmax C_u / (K_m,u + C_u), so C_u = K_m,u R / (Vmax - R) whatever the albumin, while the
     total concentration, C_u + P_tot C_u / (K_D + C_u), falls with albumin. 30 days is > 20
-    time constants at the slowest (normal albumin), so the residual is far below 1e-6."""
+    time constants at the slowest (normal albumin), so the residual is far below 1e-6.
+
+    The constant infusion is written in the default regimen's structure (one infusion, then
+    20 repeated ones) with 36-h durations and intervals: back to back, they are one infusion
+    of 31.5 days, and the default compilation is reused (durations and intervals are data)."""
     t = _table("protein_binding_albumin")
     vmax = t["VMAX_WT"] * t["WT"]
     rate = 0.5 * vmax
-    days = 30.0
-    reg = qsp.Regimen([qsp.Infusion("Ac", amount=rate * 24 * days, time=0.0, duration=24 * days)])
+    piece = 36.0
+    reg = qsp.Regimen([
+        qsp.Infusion("Ac", amount=rate * piece, time=0.0, duration=piece),
+        qsp.Infusion("Ac", amount=rate * piece, time=piece, duration=piece, interval=piece, additional=19),
+    ])
     cm = shelf.compiled("protein_binding_albumin", "rapid_equilibrium")
+    times = np.linspace(0.0, 30 * 24.0, shelf.module("protein_binding_albumin").default_times().size)
     cu_expected = t["KM_U"] * rate / (vmax - rate)
     totals = []
     for albumin in (44.0, 20.0):
-        sol = qsp.simulate(cm, np.array([0.0, 24 * days - 24, 24 * days]), params={"ALB": albumin}, regimen=reg)
+        sol = qsp.simulate(cm, times, params={"ALB": albumin}, regimen=reg)
         assert float(sol["drug_free"][-1]) == pytest.approx(cu_expected, rel=1e-6)
         p_tot = albumin / t["MW_ALB"]
         total_expected = cu_expected + p_tot * cu_expected / (t["KD"] + cu_expected)
@@ -540,7 +551,7 @@ def test_untreated_il6_follows_the_closed_form_rhythm(shelf):
 def test_bedtime_modified_release_suppresses_the_morning_il6_peak_better(shelf):
     """The CAPRA-1 rationale: 5 mg released at 02:00 (22:00 intake + 4 h lag) lowers IL-6 over
     04:00-10:00 more than 5 mg immediate-release at 08:00 (same model, TLAG = 0) and than no
-    drug. Measured on day 7."""
+    drug. Measured on day 7: mean IL-6 10.5, 22.6 and 28.9 pg/mL."""
     mod = shelf.module("ra_circadian_glucocorticoid")
     cm = shelf.compiled("ra_circadian_glucocorticoid")
     ts = mod.default_times()
