@@ -416,9 +416,14 @@ class _Reader:
                 obj = Variable(name, initial=self._uses(self.closed_start[i], (*path, i)), description=description)
             else:
                 compartment = self._build(s.getCompartment(), (*path, i))
-                start = self._uses(self.closed_start[i], (*path, i))
                 amount_based = s.getHasOnlySubstanceUnits()
-                given = dict(initial_amount=start) if amount_based else dict(initial_concentration=start)
+                if i not in self.initial and s.isSetInitialAmount():  # kept in the form the file gives
+                    given = dict(initial_amount=sp.Float(s.getInitialAmount()))
+                elif i not in self.initial and s.isSetInitialConcentration():
+                    given = dict(initial_concentration=sp.Float(s.getInitialConcentration()))
+                else:  # an initial assignment, in the meaning of the species' symbol
+                    start = self._uses(self.closed_start[i], (*path, i))
+                    given = dict(initial_amount=start) if amount_based else dict(initial_concentration=start)
                 obj = Species(name, compartment, boundary=s.getBoundaryCondition(), constant=s.getConstant(),
                               amount_based=amount_based, description=description, **given)
         self.objects[i] = obj
