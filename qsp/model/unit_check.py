@@ -1,19 +1,8 @@
 """Dimensional analysis of a model (run by :func:`qsp.compile`; see :mod:`qsp.model.units`).
 
-Each expression is walked once, bottom-up, to the unit it has:
-
-* a number is dimensionless (exactly zero fits any unit, so ``Piecewise((k*A, c), (0, True))``
-  and ``t > 0`` are fine); ``pi`` and ``E`` are numbers too;
-* a parameter has its ``unit``; a compartment its volume unit; a species its concentration
-  unit (its amount unit when ``amount_based``); a variable its ``unit`` or, for an
-  assignment rule without one, the unit of its expression; ``qsp.time`` the model's time unit;
-* ``a + b``, ``Min``, ``Max``, ``Mod``, ``Piecewise`` branches and both sides of a comparison
-  must agree in dimension *and* size (``mg/L + ng/mL`` is an error: nothing is rescaled silently);
-* ``exp``, ``log``, trigonometric and similar functions need a dimensionless argument of size 1;
-* ``x**n`` multiplies the exponents by ``n``, even a symbolic one, so a Hill term
-  ``C**n/(EC50**n + C**n)`` comes out dimensionless.
-
-A symbol without a unit makes every expression that uses it *unknown*: it is reported in
+Every rate, volume, rule, initial value, observable and event assignment is walked to its
+unit (:mod:`qsp.model.unit_walk`) and compared with the unit it must have. A symbol without
+a unit makes every expression that uses it *unknown*: it is reported in
 :attr:`UnitReport.unchecked`, never guessed.
 """
 
@@ -23,29 +12,24 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import sympy as sp
-from sympy.core.relational import Relational
-from sympy.logic.boolalg import Boolean
 
 from ..errors import UnitError
 from .reaction import Reaction
 from .rules import AssignmentRule
 from .symbols import Compartment, ModelSymbol, Species, Time
 from .unit_grammar import ACTIVITY, LENGTH, MASS, SUBSTANCE, TIME, TIME_NAMES, Unit, parse_unit
+from .unit_walk import Walker, nearly_equal, number_text
 
-ANY = "any"  # the unit of an exact zero: it fits every unit
-BOOLEAN = "boolean"  # the "unit" of a condition
-ONE = parse_unit("1")
 _TIME_DIMENSION = Unit(tuple(sp.Integer(int(i == TIME)) for i in range(5)), sp.Integer(1))
-
-_DIMENSIONLESS_FUNCTIONS = (sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.asin, sp.acos, sp.atan, sp.sinh, sp.cosh,
-                            sp.tanh, sp.asinh, sp.acosh, sp.atanh, sp.sec, sp.csc, sp.cot, sp.sech, sp.csch, sp.coth,
-                            sp.erf, sp.erfc, sp.gamma, sp.loggamma, sp.factorial)
-_SAME_AS_ARGUMENT = (sp.Abs, sp.floor, sp.ceiling)
-_AGREEING = (sp.Min, sp.Max, sp.Mod)
 
 
 def is_amount(dims) -> bool:
-    """A mass, an amount of substance, an activity (U) or a plain count: what a species holds."""
+    """A mass, an amount of substance, an activity (U) or a plain count: what a species holds.
+
+    Example:
+        >>> is_amount(parse_unit("nmol").dims), is_amount(parse_unit("nM").dims)
+        (True, False)
+    """
     if not all(d.is_number for d in dims) or dims[LENGTH] != 0 or dims[TIME] != 0:
         return False
     kinds = [dims[MASS], dims[SUBSTANCE], dims[ACTIVITY]]
@@ -53,7 +37,12 @@ def is_amount(dims) -> bool:
 
 
 def is_concentration(dims) -> bool:
-    """An amount per volume (length^-3)."""
+    """An amount per volume (length^-3).
+
+    Example:
+        >>> is_concentration(parse_unit("mg/L").dims)
+        True
+    """
     return dims[LENGTH] == -3 and is_amount(tuple(sp.Integer(0) if i == LENGTH else d for i, d in enumerate(dims)))
 
 
@@ -103,7 +92,15 @@ class UnitReport:
 
 
 def declared_units(model) -> dict[ModelSymbol, Unit]:
-    """Parse every ``unit=`` annotation of the model (an empty string counts as none)."""
+    """Parse every ``unit=`` annotation of the model (an empty string counts as none).
+
+    Example:
+        >>> import qsp
+        >>> A = qsp.Species("A", qsp.Compartment("c", volume=1.0), unit="mg")
+        >>> m = qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=qsp.Parameter("k", 1.0) * A)])
+        >>> {s.name: str(u) for s, u in declared_units(m).items()}
+        {'A': 'mg'}
+    """
     out = {}
     for sym in model.symbols.values():
         text = getattr(sym, "unit", None)
@@ -351,9 +348,9 @@ class _Analysis:
             return None
         # a rate's own time unit first; then the one it has if its leading number is a conversion factor
         options = [tau for _, tau, _ in self.candidates if tau in TIME_NAMES]
-        options += [tau for _, _, c in self.candidates for tau in TIME_NAMES if _close(c, float(tau))]
+        options += [tau for _, _, c in self.candidates for tau in TIME_NAMES if nearly_equal(c, float(tau))]
         for tau in dict.fromkeys(options):
-            if all(t == tau or _close(c, float(tau)) for _, t, c in self.candidates):
+            if all(t == tau or nearly_equal(c, float(tau)) for _, t, c in self.candidates):
                 return parse_unit(TIME_NAMES[tau])
         lines = "; ".join(f"{where} runs per {_time_name(tau)}" for where, tau, _ in self.candidates)
         raise UnitError(
@@ -406,13 +403,13 @@ class _Analysis:
             return
         coefficient = expr.as_coeff_Mul()[0]
         ratio = sp.simplify(expected.scale / got.scale)
-        if ratio.is_number and coefficient != 1 and _close(abs(float(coefficient)), float(1 / ratio)):
+        if ratio.is_number and coefficient != 1 and nearly_equal(abs(float(coefficient)), float(1 / ratio)):
             if key is not None:
                 self.written_factors[key] = coefficient
             return
         raise UnitError(
             f"{where}: {expr} is in {self._fmt(got)}, but {what} needs {self._fmt(expected)}: the same dimension "
-            f"({got.dimension}) in units of a different size (factor {_number(ratio)}). qsp never rescales "
+            f"({got.dimension}) in units of a different size (factor {number_text(ratio)}). qsp never rescales "
             "silently: annotate consistent units, or convert the model with "
             "qsp.model.units.to_base_units(model, time=...)."
         )
@@ -436,7 +433,7 @@ class _Analysis:
         if missing and not known:  # nothing in it to check: skip the walk (large unannotated models)
             self.skipped.append((where, expr, tuple(sorted(missing))))
             return None
-        result = _Walker(self, where).walk(expr)
+        result = Walker(self.units, self.T, where, self._fmt).walk(expr)
         if result is None and missing:
             self.skipped.append((where, expr, tuple(sorted(missing))))
         return result
@@ -470,124 +467,10 @@ class _Analysis:
 
 
 def is_volume(unit: Unit) -> bool:
+    """Length cubed (any scale).
+
+    Example:
+        >>> is_volume(parse_unit("mL")), is_volume(parse_unit("m^2"))
+        (True, False)
+    """
     return all(d == (3 if i == LENGTH else 0) for i, d in enumerate(unit.dims))
-
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-12 * max(abs(a), abs(b))
-
-
-def _number(x) -> str:
-    return f"{float(x):.6g}" if x.is_number else str(x)
-
-
-class _Walker:
-    """The bottom-up unit of one expression (errors name ``where``)."""
-
-    def __init__(self, analysis: _Analysis, where: str):
-        self.a, self.where = analysis, where
-
-    def walk(self, e: sp.Basic):
-        if isinstance(e, Time):
-            return self.a.T
-        if isinstance(e, ModelSymbol):
-            return self.a.units.get(e)
-        if e in (sp.true, sp.false):
-            return BOOLEAN
-        if e.is_number and not isinstance(e, Boolean):
-            return ANY if e == 0 else ONE
-        if e.is_Add:
-            return self.agree(e, e.args, "the terms of")
-        if e.is_Mul:
-            if any(isinstance(a, ModelSymbol) and not isinstance(a, Time) and self.a.units.get(a) is None
-                   for a in e.args):
-                return None  # an unknown factor: the product is unknown (cheap exit for unannotated rates)
-            result = ONE
-            for arg in e.args:
-                u = self.walk(arg)
-                if u is None or u is ANY:
-                    return u
-                result = result * u
-            return result
-        if e.is_Pow:
-            return self.power(e)
-        if isinstance(e, sp.Piecewise):
-            for _, condition in e.args:
-                self.walk(condition)
-            return self.agree(e, [value for value, _ in e.args], "the branches of")
-        if isinstance(e, Relational):
-            self.agree(e, e.args, "the two sides of")
-            return BOOLEAN
-        if isinstance(e, Boolean):
-            for arg in e.args:
-                self.walk(arg)
-            return BOOLEAN
-        if isinstance(e, _DIMENSIONLESS_FUNCTIONS) or isinstance(e, sp.atan2):
-            if isinstance(e, sp.atan2):
-                self.agree(e, e.args, "the arguments of")
-                return ONE
-            for arg in e.args:
-                self.dimensionless(e, arg)
-            return ONE
-        if isinstance(e, _SAME_AS_ARGUMENT):
-            return self.walk(e.args[0])
-        if isinstance(e, (sp.sign, sp.Heaviside)):
-            self.walk(e.args[0])
-            return ONE
-        if isinstance(e, _AGREEING):
-            return self.agree(e, e.args, "the arguments of")
-        return None  # a construct without a unit rule: unknown, never guessed
-
-    def power(self, e: sp.Pow):
-        base, exponent = e.args
-        if exponent.free_symbols:
-            self.dimensionless(e, exponent)
-        u = self.walk(base)
-        if u is None or u is ANY:
-            return u
-        if u.is_dimensionless and u.scale == 1:
-            return ONE
-        return u**exponent
-
-    def dimensionless(self, node, arg) -> None:
-        u = self.walk(arg)
-        if not isinstance(u, Unit):
-            return
-        if not u.is_dimensionless:
-            raise UnitError(f"{self.where}: in {node}, {arg} has dimension {u.dimension} ({self.a._fmt(u)}), "
-                            "but it must be dimensionless (divide it by a quantity in the same unit).")
-        if u.scale != 1 and not (u.scale.is_number and _close(float(u.scale), 1.0)):
-            raise UnitError(f"{self.where}: in {node}, {arg} is dimensionless only up to a factor "
-                            f"{_number(u.scale)}: its symbols are in units of different size (e.g. 1/min with h). "
-                            "Annotate consistent units, or convert with qsp.model.units.to_base_units(model).")
-
-    def agree(self, node, args, what: str):
-        known: list[tuple[sp.Basic, Unit]] = []
-        unknown = False
-        for arg in args:
-            u = self.walk(arg)
-            if u is None:
-                unknown = True
-            elif isinstance(u, Unit):
-                known.append((arg, u))
-            elif u is BOOLEAN:
-                raise UnitError(f"{self.where}: {what} {node} mix a condition ({arg}) with numbers.")
-        for arg, u in known[1:]:
-            first, u0 = known[0]
-            if not u.same_dimension(u0):
-                hint = ""
-                if any(x.is_number for x in (first, arg)):
-                    hint = (" A plain number has no unit: make it a parameter with one, e.g. "
-                            "qsp.Parameter('t_switch', 5.0, unit='h') for a time threshold.")
-                raise UnitError(f"{self.where}: {what} {node} disagree: {first} has dimension {u0.dimension} "
-                                f"({self.a._fmt(u0)}) but {arg} has dimension {u.dimension} ({self.a._fmt(u)})."
-                                + hint)
-            if not u.same_scale(u0):
-                raise UnitError(
-                    f"{self.where}: {what} {node} are in units of different size: {first} in {self.a._fmt(u0)}, "
-                    f"{arg} in {self.a._fmt(u)} (same dimension {u.dimension}). qsp never rescales silently: "
-                    "annotate consistent units, or convert with qsp.model.units.to_base_units(model)."
-                )
-        if unknown:
-            return None
-        return known[0][1] if known else ANY
