@@ -779,6 +779,10 @@ def test_composition_is_by_identity_and_prefixes_namespace():
     both = blocks.assemble(pk, drug_b)
     assert {"CL", "b_CL", "Ac", "b_Ac", "C", "b_C"} <= set(both.symbols) | set(both.observables)
     assert drug_b.name("C") == "b_C" and drug_b.roles[:3] == ("CL", "V", "central")
+    # a shared parameter used only by dose records (bioavailability) is still declared
+    F = qsp.Parameter("F_oral", 0.6, unit="1")
+    oral_f = blocks.first_order_absorption(pk["Ac"], F=F)
+    assert oral_f["F"] is F and oral_f.model.symbol("F_oral") is F
 
 
 def test_binding_quadratic_is_accurate_and_differentiable_at_extremes():

@@ -14,8 +14,8 @@ Parameter arguments of every block accept three things:
 
 * a number: the default value of a parameter the block creates (named after its role,
   with the block's ``prefix``), with a unit and a description;
-* a :class:`~qsp.Parameter`, :class:`~qsp.Variable` or any expression: used as given and
-  shared (e.g. ``CL=split["CL"]`` from :func:`~qsp.blocks.clearance_split`);
+* a :class:`~qsp.Parameter` or any expression of model quantities: used as given and shared
+  (e.g. ``CL=split["CL"]`` from :func:`~qsp.blocks.clearance_split`);
 * ``None`` where documented: the process is left out (e.g. ``CL=None`` gives no linear
   elimination, so that Michaelis-Menten elimination can be composed instead).
 
@@ -23,6 +23,13 @@ Parameter arguments of every block accept three things:
 observable ``mab_C``), so that two copies of a block can live in one model; roles stay
 unprefixed. Fragments are joined with :func:`assemble` (or :func:`qsp.compose` on their
 ``model``), which shares identical objects and refuses name clashes.
+
+Every fragment is a valid model on its own, so blocks hand out species (for states such as
+an effect-site concentration or a response) and expressions (for effects, free
+concentrations, rhythms), never rule variables, whose rule would live in another fragment.
+Units: parameters carry unit strings in mg (or the drug species' own amount unit), L and h;
+quantities whose unit the block cannot know (a response, a marker) are left without one, so
+:func:`qsp.compile`'s unit check leaves them unchecked rather than guessing.
 """
 
 from __future__ import annotations
@@ -143,6 +150,7 @@ class Builder:
         self.handles: dict[str, Any] = {}
         self.names: dict[str, str] = {}
         self.created: list[ModelSymbol] = []
+        self.shared: list[Parameter] = []
 
     def full(self, role: str) -> str:
         return f"{self.prefix}_{role}" if self.prefix else role
@@ -162,7 +170,9 @@ class Builder:
             if optional:
                 return None
             raise ModelError(f"{self.kind}: {role} is None; give a number or a qsp.Parameter.")
-        if isinstance(spec, sp.Basic):  # shared: a Parameter, a Variable, or any expression
+        if isinstance(spec, sp.Basic):  # shared: a Parameter or any expression of model quantities
+            if isinstance(spec, Parameter):
+                self.shared.append(spec)  # declared, so a dose-only use (F, lag) still finds it
             return self.keep(role, spec, spec.name if isinstance(spec, ModelSymbol) else "")
         if isinstance(spec, (bool, str)) or not isinstance(spec, numbers.Real):
             raise ModelError(
@@ -185,37 +195,30 @@ class Builder:
         self.created.append(s)
         return self.keep(role, s)
 
-    def variable(self, role: str, initial=0, unit: str | None = None, description: str | None = None) -> Variable:
-        v = Variable(self.full(role), initial=initial, unit=unit, description=description)
-        self.created.append(v)
-        return self.keep(role, v)
-
     def observe(self, observables: dict, role: str, expr) -> None:
         observables[self.full(role)] = expr
         self.keep(role, expr, self.full(role))
 
-    def block(self, reactions: Iterable = (), observables: Mapping | None = None, rules: Iterable = (),
-              species: Iterable[Species] = (), name: str | None = None, description: str | None = None) -> Block:
-        """The finished :class:`Block`; every created parameter is declared (dose-only ones included)."""
-        self._check_self_contained([*(r.rate for r in reactions), *(r.expression for r in rules),
-                                    *(observables or {}).values()])
+    def block(self, reactions: Iterable = (), observables: Mapping | None = None,
+              species: Iterable[Species] = ()) -> Block:
+        """The finished :class:`Block`; every parameter it created or was given is declared
+        (so that dose-only ones such as ``F`` and ``tlag`` are part of the model)."""
+        reactions, observables = list(reactions), dict(observables or {})
+        self._check_self_contained([*(r.rate for r in reactions), *observables.values()])
         model = Model(
-            self.full(name or self.kind), reactions=list(reactions), observables=dict(observables or {}),
-            parameters=[q for q in self.created if isinstance(q, Parameter)],
+            self.full(self.kind), reactions=reactions, observables=observables,
+            parameters=[*(q for q in self.created if isinstance(q, Parameter)), *self.shared],
             species=[*(q for q in self.created if isinstance(q, Species)), *species],
-            rules=list(rules), description=description,
         )
         return Block(model, self.handles, self.names)
-
 
     def _check_self_contained(self, expressions) -> None:
         # A fragment is a Model of its own, so it cannot use a rule variable defined elsewhere.
         # Blocks therefore hand out species and expressions, never Variables; a caller's Variable
         # is refused here with the fix, rather than by Model's generic "has no rule".
-        own = {q for q in self.created if isinstance(q, Variable)}
         for expr in expressions:
             for s in expr.free_symbols:
-                if isinstance(s, Variable) and s not in own:
+                if isinstance(s, Variable):
                     raise ModelError(
                         f"{self.kind}: the input uses {s.name!r}, a qsp.Variable defined by a rule outside this "
                         "block; a block fragment must stand alone. Pass the expression that defines it instead "
