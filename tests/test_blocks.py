@@ -72,15 +72,23 @@ PK_CL = dict(CL=2.0, V1=20.0, Q2=4.0, V2=40.0, Q3=0.8, V3=90.0)
 
 @pytest.fixture(scope="module")
 def disposition():
-    """1-, 2- and 3-compartment clearance forms in one model, each dosed 100 mg IV."""
+    """1-, 2- and 3-compartment clearance forms and their micro-constant forms (k10 = CL/V1,
+    k12 = Q/V1, k21 = Q/V2, ...) in one model (one compile), each dosed 100 mg IV."""
     p = PK_CL
-    one = blocks.one_compartment(CL=p["CL"], V=p["V1"], prefix="one")
-    two = blocks.two_compartment(CL=p["CL"], V1=p["V1"], Q=p["Q2"], V2=p["V2"], prefix="two")
-    three = blocks.three_compartment(**p, prefix="three")
-    model = blocks.assemble(one, two, three, name="disposition")
-    regimen = qsp.Regimen([qsp.Bolus(b["Ac"], amount=100.0, time=0.0) for b in (one, two, three)])
+    k = dict(k10=p["CL"] / p["V1"], k12=p["Q2"] / p["V1"], k21=p["Q2"] / p["V2"],
+             k13=p["Q3"] / p["V1"], k31=p["Q3"] / p["V3"])
+    built = dict(
+        one=blocks.one_compartment(CL=p["CL"], V=p["V1"], prefix="one"),
+        two=blocks.two_compartment(CL=p["CL"], V1=p["V1"], Q=p["Q2"], V2=p["V2"], prefix="two"),
+        three=blocks.three_compartment(**p, prefix="three"),
+        m_one=blocks.one_compartment_micro(k10=k["k10"], V=p["V1"], prefix="m_one"),
+        m_two=blocks.two_compartment_micro(k10=k["k10"], k12=k["k12"], k21=k["k21"], V1=p["V1"], prefix="m_two"),
+        m_three=blocks.three_compartment_micro(**k, V1=p["V1"], prefix="m_three"),
+    )
+    model = blocks.assemble(*built.values(), name="disposition")
+    regimen = qsp.Regimen([qsp.Bolus(b["Ac"], amount=100.0, time=0.0) for b in built.values()])
     sol = qsp.simulate(qsp.compile(model), TS, regimen=regimen, **SIM)
-    return dict(one=one, two=two, three=three, sol=sol)
+    return dict(**built, k=k, sol=sol)
 
 
 def _three_rhs(p, n_periph):
@@ -118,36 +126,22 @@ def test_one_compartment_closed_form(disposition):
     assert_states(np.asarray(sol[blk.name("C")]), exact, what="C = D/V exp(-CL/V t)")
 
 
-@pytest.fixture(scope="module")
-def micro():
-    """Micro-constant forms of the same three models (k10 = CL/V1, k12 = Q/V1, k21 = Q/V2)."""
-    p = PK_CL
-    k = dict(k10=p["CL"] / p["V1"], k12=p["Q2"] / p["V1"], k21=p["Q2"] / p["V2"],
-             k13=p["Q3"] / p["V1"], k31=p["Q3"] / p["V3"])
-    one = blocks.one_compartment_micro(k10=k["k10"], V=p["V1"], prefix="one")
-    two = blocks.two_compartment_micro(k10=k["k10"], k12=k["k12"], k21=k["k21"], V1=p["V1"], prefix="two")
-    three = blocks.three_compartment_micro(**k, V1=p["V1"], prefix="three")
-    model = blocks.assemble(one, two, three, name="micro")
-    regimen = qsp.Regimen([qsp.Bolus(b["Ac"], amount=100.0, time=0.0) for b in (one, two, three)])
-    return dict(one=one, two=two, three=three, k=k,
-                sol=qsp.simulate(qsp.compile(model), TS, regimen=regimen, **SIM))
-
-
-def test_micro_constant_forms_match_scipy_and_the_clearance_forms(micro, disposition):
-    k, sol = micro["k"], micro["sol"]
+def test_micro_constant_forms_match_scipy_and_the_clearance_forms(disposition):
+    k, sol = disposition["k"], disposition["sol"]
 
     def rhs(t, y):  # the textbook micro-constant ODEs, amounts
         a1, a2, a3 = y
         return [-(k["k10"] + k["k12"] + k["k13"]) * a1 + k["k21"] * a2 + k["k31"] * a3,
                 k["k12"] * a1 - k["k21"] * a2, k["k13"] * a1 - k["k31"] * a3]
     expected = solve_hand(rhs, [100.0, 0.0, 0.0], TS)
-    three = micro["three"]
+    three = disposition["m_three"]
     assert_states(amounts(sol, [three.name(s) for s in ("Ac", "Ap", "Ap2")]), expected, what="3-cmt micro")
     for key in ("one", "two", "three"):  # same model, two parameterisations: same concentrations
+        micro = disposition[f"m_{key}"]
         for obs in ("C", "Cp", "Cp2"):
-            if obs in micro[key].roles:
-                assert_states(np.asarray(sol[micro[key].name(obs)]),
-                              np.asarray(disposition["sol"][disposition[key].name(obs)]), what=f"{key} {obs}")
+            if obs in micro.roles:
+                assert_states(np.asarray(sol[micro.name(obs)]), np.asarray(sol[disposition[key].name(obs)]),
+                              what=f"{key} {obs}")
 
 
 # ====================================================================== absorption and elimination
@@ -800,11 +794,13 @@ def test_binding_quadratic_is_accurate_and_differentiable_at_extremes():
     for build in (free_concentration, free_fraction):
         expr = build(L, R, K)
 
+        @jax.jit
         def f(x, expr=expr):
             return evaluate(expr, {L: x[0], R: x[1], K: x[2]})
+        jacobian = jax.jit(jax.jacfwd(f))
         for point in ([1e6, 1.0, 1e-12], [0.0, 2.0, 0.1], [1e-9, 2.0, 0.1], [2.1, 2.0, 0.1], [100.0, 2.0, 0.15]):
             x = jnp.array(point)
-            value, jac = float(f(x)), np.asarray(jax.jacfwd(f)(x))
+            value, jac = float(f(x)), np.asarray(jacobian(x))
             assert np.isfinite(value) and np.all(np.isfinite(jac)), (build.__name__, point, jac)
             # the value solves the binding equation C + Rtot C/(K + C) = Ltot
             Lh, Rh, Kh = point
