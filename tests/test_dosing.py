@@ -355,3 +355,40 @@ def test_changing_dose_times_does_not_recompile(oral):
     assert len(traces) == 1
     expected = cf_oral(TS, 100.0, 4.5) + cf_oral(TS, 100.0, 30.0)
     np.testing.assert_allclose(outs[-1], expected, rtol=RTOL_CF, atol=ATOL_CF)
+
+
+# ----------------------------------------------------------------------------- many outputs
+N_DENSE = 401  # >= DENSE_OUTPUT_MIN_OUTPUTS: outputs come from the integrator's continuous extension
+TS_DENSE = np.linspace(0.0, 48.0, N_DENSE)  # every 0.12 h: dose times 0, 12, 24, 36 are on the grid
+
+
+def test_many_outputs_closed_form_with_before_flags_and_duplicates(iv):
+    # four boluses every 12 h, outputs on a 401-point grid with a duplicated time and pre-dose
+    # flags: each output against the closed form (1e-6 relative,
+    # as for step ends: the continuous extension's local error is of the controlling order)
+    from qsp.simulate.solve import DENSE_OUTPUT_MIN_OUTPUTS
+    assert N_DENSE >= DENSE_OUTPUT_MIN_OUTPUTS
+    cm, A = iv["cm"], iv["central"]
+    reg = qsp.Regimen([qsp.Bolus(A, 100.0, time=0.0, interval=12.0, additional=3)])
+    ts = TS_DENSE.copy()
+    ts[5] = ts[6]  # a duplicated time
+    before = np.isin(ts, [12.0, 24.0])
+    got = C(cm, reg, ts=ts, before=before)
+    expected = sum(cf_bolus(ts, 100.0, t_dose) for t_dose in (0.0, 12.0, 24.0, 36.0))
+    expected = np.where(before, expected - 100.0 / P["V"], expected)  # before the dose at 12 / 24 h
+    np.testing.assert_allclose(got, expected, rtol=RTOL_CF, atol=ATOL_CF)
+
+
+def test_many_outputs_gradient_in_dose_time(iv):
+    # d C(t) / d t_dose = k C_bolus(t) after the dose, through the continuous extension
+    cm, A = iv["cm"], iv["central"]
+
+    @jax.jit
+    def conc(t_bolus):
+        reg = qsp.Regimen([qsp.Bolus(A, 100.0, time=t_bolus)])
+        return qsp.simulate(cm, jnp.asarray(TS_DENSE), regimen=reg)["C"]
+
+    t_b = 2.53
+    grad = np.asarray(jax.jacrev(conc)(jnp.float64(t_b)))
+    later = TS_DENSE > t_b + 0.5
+    np.testing.assert_allclose(grad[later], K * cf_bolus(TS_DENSE[later], 100.0, t_b), rtol=1e-6)

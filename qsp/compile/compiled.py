@@ -274,6 +274,33 @@ class CompiledModel(eqx.Module):
         values = s.initial_program.run(env)
         return jnp.stack([jnp.asarray(v, dtype=args.p.dtype) * jnp.ones((), args.p.dtype) for v in values])
 
+    # ------------------------------------------------------------------ events
+    @property
+    def n_events(self) -> int:
+        """Number of model events (:class:`~qsp.Event`)."""
+        return self.structure.n_events
+
+    def event_triggers(self, t, y, args: Args) -> jax.Array:
+        """Boolean array: each event's trigger at ``(t, y)``."""
+        values = self.structure.event_trigger_program.run(self._env(t, y, args))
+        return jnp.stack([jnp.asarray(v, dtype=bool) * jnp.ones((), bool) for v in values])
+
+    def apply_events(self, t, y, args: Args, fired) -> jax.Array:
+        """The state after the events flagged in ``fired`` (boolean, one per event) execute at ``t``.
+
+        Every assignment is evaluated on the state just before (SBML: values from the trigger
+        time); targets are then set in event order. A species value means what its symbol means
+        in expressions (a concentration unless amount-based): the amount becomes value / scale.
+        """
+        s = self.structure
+        if s.event_value_program is None:
+            return y
+        values = s.event_value_program.run(self._env(t, y, args))
+        for value, target, owner in zip(values, s.event_targets, s.event_owners):
+            amount = jnp.asarray(value, dtype=y.dtype) / args.scale[target]
+            y = y.at[target].set(jnp.where(fired[owner], amount, y[target]))
+        return y
+
     # ------------------------------------------------------------------ outputs
     def output_expression(self, name: str) -> sp.Expr:
         """The expression behind a name usable in ``sol[name]``."""
@@ -322,9 +349,6 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     if not isinstance(model, Model):
         raise CompileError(f"compile() takes a qsp.Model, got {type(model).__name__}.")
     from ..model.units import check_units; check_units(model)  # noqa: E702 - units before structure (issue 6)
-    if model.events:  # placeholder until event simulation lands in compile/simulate
-        raise CompileError(f"model {model.name!r} has {len(model.events)} event(s); "
-                           "event simulation is not implemented yet.")
     s = _Structure()
     s.model = model
     s.parameters = model.parameters
@@ -402,6 +426,8 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     # initial state: species may refer to other species' initial concentrations
     s.initial_program = CSEProgram(_initial_expressions(model, assignments))
 
+    _compile_events(s, model, assignments, rate_rules)
+
     # named outputs for sol[name]
     outputs: dict[str, sp.Expr] = {}
     for p in s.parameters:
@@ -457,3 +483,31 @@ def _initial_expressions(model: Model, assignments) -> list[sp.Expr]:
             raise ModelError(f"model {model.name!r}: an initial value depends on {bad[0]!r}, which has no initial value "
                              "expressible in parameters.")
     return out
+
+
+def _compile_events(s: _Structure, model: Model, assignments, rate_rules) -> None:
+    """Trigger and assignment programs of the model's events (see :meth:`CompiledModel.apply_events`)."""
+    events = model.events
+    s.n_events = len(events)
+    s.event_names = tuple(e.name or f"E{i + 1}" for i, e in enumerate(events))
+    s.event_initial_values = np.array([e.initial_value for e in events], dtype=bool)
+    rate_rule_variables = {r.variable for r in rate_rules}
+    triggers, values, targets, owners = [], [], [], []
+    for i, e in enumerate(events):
+        triggers.append(inline_assignments(e.trigger, assignments))
+        for target, expr in e.assignments.items():
+            if isinstance(target, Variable) and target not in rate_rule_variables:
+                raise CompileError(
+                    f"event {s.event_names[i]!r} assigns {target.name!r}, which is not a state (an assignment "
+                    f"rule defines it at every instant); give {target.name!r} a RateRule (e.g. RateRule({target.name}, 0)) "
+                    "to make it a piecewise-constant state an event can set.")
+            if isinstance(target, Species) and target.constant:
+                raise CompileError(f"event {s.event_names[i]!r} assigns constant species {target.name!r}; "
+                                   "declare it constant=False.")
+            values.append(inline_assignments(expr, assignments))
+            targets.append(s.state_index[target.name])
+            owners.append(i)
+    s.event_trigger_program = CSEProgram(triggers) if events else None
+    s.event_value_program = CSEProgram(values) if values else None
+    s.event_targets = np.array(targets, np.int32)
+    s.event_owners = np.array(owners, np.int32)

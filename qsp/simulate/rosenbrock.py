@@ -63,12 +63,14 @@ Design notes
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["integrate", "integrate_explicit"]
+__all__ = ["integrate", "integrate_explicit", "StateEvents"]
 
 # ----------------------------------------------------------------------------- Rosenbrock tableaus
 # W-transformed coefficients (Hairer & Wanner's C-matrix form). Per method: gamma; ``a`` rows
@@ -109,6 +111,15 @@ _RODAS5 = dict(
     c=(0.0, 0.38, 0.3878509998321533, 0.483971893787384, 0.457047700881958, 1.0, 1.0, 1.0),
     d=(0.19, -0.1823079225333714636, -0.319231832186874912, 0.3449828624725343, -0.377417564392089818,
        0.0, 0.0, 0.0),
+    # dense output (see _rosenbrock_interpolate): K_r = sum_j H[r][j] k_j
+    H=(
+        (27.354592673333357, -6.925207756232857, 26.40037733258859, 0.5635230501052979, -4.699151156849391,
+         -1.6008677469422725, -1.5306074446748028, -1.3929872940716344),
+        (44.19024239501722, 1.3677947663381929e-13, 202.93261852171622, -35.5669339789154, -181.91095152160645,
+         3.4116351403665033, 2.5793540257308067, 2.2435122582734066),
+        (-44.0988150021747, -5.755396159656812e-13, -181.26175034586677, 56.99302194811676, 183.21182741427398,
+         -7.480257918273637, -5.792426076169686, -5.32503859794143),
+    ),
 )
 
 # Rodas5P: Steinebach (2023), "Construction of Rosenbrock-Wanner method Rodas5P and numerical
@@ -138,6 +149,14 @@ _RODAS5P = dict(
     c=(0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664, 1.0, 1.0, 1.0),
     d=(0.21193756319429014, -0.42387512638858027, -0.3384627126235924, 1.8046452872882734, 2.325825639765069,
        0.0, 0.0, 0.0),
+    H=(
+        (25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204, 0.524948541321073,
+         1.1241088310450404, 0.4272876194431874, -0.17202221070155493),
+        (-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796, 20.176138334709044,
+         15.98066361424651, -6.789040303419874, -6.710236069923372),
+        (11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643, -52.072871366152654,
+         -59.78993625266729, -0.15582684282751913, 4.883087185713722),
+    ),
 )
 
 _TABLEAUS = {"rodas5": _RODAS5, "rodas5p": _RODAS5P}
@@ -263,7 +282,8 @@ def _choose_linsolve(n: int, differentiable: str) -> str:
 
 # ----------------------------------------------------------------------------- steps
 def _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve):
-    """One Rodas5/Rodas5P step of size h from (t, y); returns (y_new, error_estimate)."""
+    """One Rodas5/Rodas5P step of size h from (t, y); returns (y_new, error_estimate, dense)
+    with ``dense`` the data of the step's interpolant (:func:`_rosenbrock_interpolate`)."""
     f0, ft = jax.jvp(lambda tt: f(tt, y, args), (t,), (jnp.ones_like(t),))
     jmat = jac(t, y, args)
     n = y.shape[0]
@@ -284,17 +304,54 @@ def _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve):
         if tab["d"][i] != 0.0:
             rhs = rhs + (tab["d"][i] * h) * ft
         ks.append(solve(rhs))
-    return u + ks[7], ks[7]
+    y_new = u + ks[7]
+    dense = jnp.stack([y, y_new] + [_lincomb(row, ks) for row in tab["H"]])
+    return y_new, ks[7], dense
+
+
+def _rosenbrock_interpolate(dense, theta):
+    """The Rodas 4th-order continuous extension at fractions ``theta`` (shape (W,)) of a step:
+
+        y(t + theta h) = (1 - theta) y_n + theta (y_{n+1} + (1 - theta) (K_1 + theta (K_2 + theta K_3)))
+
+    with ``K_r = sum_j H_rj k_j`` (the tableau's dense-output coefficients; Steinebach 2023 for
+    Rodas5P, OrdinaryDiffEq's Rodas5 tableau for Rodas5). Exact at theta = 0 and 1; its local
+    error is O(h^5), the order of the embedded estimate that controls the step.
+    """
+    y0, y1, k1, k2, k3 = dense
+    th = theta[:, None]
+    return (1.0 - th) * y0 + th * (y1 + (1.0 - th) * (k1 + th * (k2 + th * k3)))
 
 
 def _tsit5_step(f, t, y, h, args, f0):
-    """One Tsit5 step; returns (y_new, error_estimate, f(t + h, y_new))."""
+    """One Tsit5 step; returns (y_new, error_estimate, f(t + h, y_new), dense)."""
     ks = [f0]
     for i in range(1, 7):
         u = y + h * _lincomb(_T5_A[i], ks)
         ks.append(f(t + _T5_CT[i] * h, u, args))
     y_new = u  # row 7 of a = 5th-order weights (FSAL)
-    return y_new, h * _lincomb(_T5_E, ks), ks[6]
+    dense = jnp.stack([y] + [h * k for k in ks])
+    return y_new, h * _lincomb(_T5_E, ks), ks[6], dense
+
+
+def _tsit5_interpolate(dense, theta):
+    """Tsitouras' free 4th-order interpolant, ``y(t + theta h) = y_n + sum_i b_i(theta) h k_i``
+    (the polynomials b_i of Tsitouras 2011, as in diffrax and OrdinaryDiffEq)."""
+    t = theta[:, None]
+    t2 = t * t
+    b = (
+        -1.0530884977290216 * t * (t - 1.3299890189751412) * (t2 - 1.4364028541716351 * t + 0.7139816917074209),
+        0.1017 * t2 * (t2 - 2.1966568338249754 * t + 1.2949852507374631),
+        2.490627285651252793 * t2 * (t2 - 2.38535645472061657 * t + 1.57803468208092486),
+        -16.54810288924490272 * (t - 1.21712927295533244) * (t - 0.61620406037800089) * t2,
+        47.37952196281928122 * (t - 1.203071208372362603) * (t - 0.658047292653547382) * t2,
+        -34.87065786149660974 * (t - 1.2) * (t - 0.666666666666666667) * t2,
+        2.5 * (t - 1.0) * (t - 0.6) * t2,
+    )
+    out = dense[0][None, :]
+    for bi, hk in zip(b, dense[1:]):
+        out = out + bi * hk[None, :]
+    return out
 
 
 # ----------------------------------------------------------------------------- driver
@@ -319,11 +376,83 @@ def _initial_step(f, t0, y0, args, rtol, atol, f0=None):
     return jnp.minimum(100.0 * h0, h1)
 
 
-def _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable, fsal):
+OUTPUT_WINDOW = 16  # outputs filled per accepted step (static); more force shorter steps
+
+
+def _fill_window(outputs, out, j, t_lo, h, t_hi, values_at):
+    """Write the unfilled outputs ``ts[j:]`` with ``ts <= t_hi`` (at most ``OUTPUT_WINDOW``
+    of them) and return ``(out, j_new)``. ``values_at(theta) -> (W, n)`` evaluates the current
+    step's interpolant at ``theta = (ts - t_lo) / h``.
+
+    A fixed window keeps shapes static and the cost per step independent of the number of
+    outputs; the slice starts at ``min(j, T - W)`` so it never runs off the end (``T >= W``
+    is guaranteed by the caller padding ``ts`` with +inf)."""
+    ts, _, hi = outputs
+    n_out = ts.shape[0]
+    start = jnp.minimum(j, n_out - OUTPUT_WINDOW)
+    position = start + jnp.arange(OUTPUT_WINDOW)
+    t_window = lax.dynamic_slice_in_dim(ts, start, OUTPUT_WINDOW)
+    valid = (position >= j) & (position < hi) & (t_window <= t_hi)
+    # padding is +inf: keep it out of the arithmetic, or its zero cotangent times inf is NaN
+    theta = jnp.clip((jnp.where(valid, t_window, t_lo) - t_lo) / h, 0.0, 1.0)
+    current = lax.dynamic_slice_in_dim(out, start, OUTPUT_WINDOW)
+    window = jnp.where(valid[:, None], values_at(theta), current)
+    out = lax.dynamic_update_slice_in_dim(out, window, start, axis=0)
+    return out, j + jnp.sum(valid, dtype=j.dtype)
+
+
+class StateEvents(NamedTuple):
+    """Model events for :func:`integrate`: ``trigger(t, y) -> bool[E]``, ``apply(t, y, fired) -> y``
+    and ``active`` (bool[E]), each trigger's value at the start (a trigger fires when it goes
+    from false to true)."""
+
+    trigger: Callable
+    apply: Callable
+    active: jax.Array
+
+
+_BISECTIONS = 60  # halvings of the step fraction: 2^-60 is below one ulp of any step
+
+
+def _locate_crossings(trigger, interpolate, dense, t, h, crossing):
+    """For each event, the smallest step fraction at which its trigger is true (bisection on
+    the step's continuous extension, the trigger false at 0 and true at 1 for crossing events).
+    Returns the true side, so the event state does satisfy the trigger."""
+    n_events = crossing.shape[0]
+
+    def is_true(theta):
+        ys = interpolate(dense, theta)  # (E, n): event e at its own fraction
+        values = jax.vmap(lambda th, y: trigger(t + th * h, y))(theta, ys)  # (E, E)
+        return jnp.diagonal(values)
+
+    def halve(_, bounds):
+        lo, hi = bounds
+        mid = 0.5 * (lo + hi)
+        true = is_true(mid)
+        return jnp.where(true, lo, mid), jnp.where(true, mid, hi)
+
+    dtype = dense.dtype
+    _, hi = lax.fori_loop(0, _BISECTIONS, halve, (jnp.zeros((n_events,), dtype), jnp.ones((n_events,), dtype)))
+    return _sg(jnp.where(crossing, hi, 2.0))
+
+
+def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable, fsal,
+           outputs=None, out=None, dense_output=True, events: StateEvents | None = None):
     """The adaptive loop shared by both methods.
 
-    ``step(t, y, h, aux) -> (y_new, err_vec, aux_new)``; ``aux`` is carried across accepted
-    steps (the FSAL derivative for Tsit5; unused for Rodas5).
+    ``step(t, y, h, aux) -> (y_new, err_vec, aux_new, dense)``; ``aux`` is carried across
+    accepted steps (the FSAL derivative for Tsit5; unused for Rodas5); ``interpolate(dense,
+    theta)`` evaluates the step's continuous extension. With ``outputs = (ts, lo, hi)`` (``ts``
+    sorted, strictly increasing on ``[lo, hi)``, padded to at least ``OUTPUT_WINDOW`` entries)
+    the rows ``lo <= i < hi`` of ``out`` receive y(ts[i]) from the dense output of the steps
+    that cover them; at most ``OUTPUT_WINDOW`` outputs fall in one step (longer steps are cut
+    at the next output beyond the window, without upsetting the controller).
+
+    With ``events``, after each accepted step the triggers are evaluated at its end; a trigger
+    that went from false to true is located inside the step by bisection on the continuous
+    extension, the step is cut there, the events that fire at that instant are applied, and
+    integration continues from the new state (outputs at the event time report the state
+    after it).
     """
     if differentiable == "reverse":
         kind = "checkpointed"
@@ -344,6 +473,16 @@ def _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable
     rtol = jnp.asarray(rtol, dtype=dtype)
     atol = jnp.asarray(atol, dtype=dtype)
     eps = jnp.finfo(dtype).eps
+    with_outputs = outputs is not None
+    if with_outputs:
+        ts, lo, hi = outputs
+        if ts.shape[0] < OUTPUT_WINDOW:
+            raise ValueError(f"outputs must be padded to at least {OUTPUT_WINDOW} times")
+        # outputs at the start time (or, defensively, before it) take the initial state
+        out, j0 = _fill_window(outputs, out, jnp.asarray(lo, jnp.int32), t0, jnp.ones((), dtype), t0,
+                               lambda theta: jnp.broadcast_to(y0, (OUTPUT_WINDOW,) + y0.shape))
+    else:
+        out, j0 = jnp.zeros((0,), dtype), jnp.zeros((), jnp.int32)
 
     f_start = f(t0, y0, args) if fsal else None
     dt_given = jnp.isfinite(dt0) & (dt0 > 0)
@@ -353,20 +492,33 @@ def _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable
 
     # status: 0 running, 1 reached t1, 2 step-size underflow
     status0 = jnp.where(t1 > t0, 0, 1).astype(jnp.int32)
-    init = (t0, y0, h_init, aux0, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), status0)
+    with_events = events is not None
+    if with_events and not (with_outputs and dense_output):
+        raise ValueError("events need outputs with dense_output=True")
+    active0 = events.active if with_events else jnp.zeros((0,), bool)
+    init = (t0, y0, h_init, aux0, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32), status0, j0, out, active0)
 
     def cond(carry):
         return carry[6] == 0
 
     def body(carry):
-        t, y, h_prop, aux, n, n_rejected, _ = carry
+        t, y, h_prop, aux, n, n_rejected, _, j, out, active = carry
         remaining = t1 - t
-        last = _sg(h_prop >= remaining)
+        h_cap = h_prop
+        if with_outputs and dense_output:
+            # never more than OUTPUT_WINDOW outputs inside one step
+            beyond = jnp.minimum(j + OUTPUT_WINDOW, ts.shape[0] - 1)
+            h_cap = jnp.where(j + OUTPUT_WINDOW < hi, jnp.minimum(h_prop, _sg(ts[beyond] - t)), h_prop)
+        elif with_outputs:
+            # exact mode: a step ends at every output
+            h_cap = jnp.where(j < hi, jnp.minimum(h_prop, _sg(ts[jnp.minimum(j, ts.shape[0] - 1)] - t)), h_prop)
+        last = _sg(h_cap >= remaining)
         # gradient flows through t1 - t on the last step. remaining == 0 only happens for a
         # finished trajectory that vmap keeps stepping (its results are discarded): give it a
         # finite step, or its h = 0 (W = inf) poisons the batched reverse-mode gradient
-        h = jnp.where(last & (remaining > 0), remaining, h_prop)
-        y_new, err_vec, aux_new = step(t, y, h, aux)
+        h = jnp.where(last & (remaining > 0), remaining, h_cap)
+        clipped = last | (h_cap < h_prop)
+        y_new, err_vec, aux_new, dense = step(t, y, h, aux)
         scale = atol + rtol * jnp.maximum(jnp.abs(y), jnp.abs(y_new))
         err = _sg(_rms(err_vec / scale))
         finite = jnp.isfinite(err) & _sg(jnp.all(jnp.isfinite(y_new)))
@@ -377,11 +529,37 @@ def _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable
         fac = jnp.where(n_rejected > 0, jnp.minimum(fac, 1.0), fac)
         h_sg = _sg(h)
         h_next = h_sg * fac
-        # after an accepted step clipped to t1: keep the previous proposal unless this step's
-        # error estimate says it is too large
-        h_next = jnp.where(last & accept,
+        # after an accepted step that was cut short (to land on t1, or by the output window):
+        # keep the previous proposal unless this step's error estimate says it is too large
+        h_next = jnp.where(clipped & accept,
                            jnp.maximum(h_next, jnp.minimum(h_prop, h_sg * fac_free)), h_next)
         t_new = jnp.where(last, t1, t + h)
+        if with_outputs and not dense_output:
+            # land exactly on the output time (t + (ts - t) may miss it by an ulp)
+            t_new = jnp.where(~last & (h_cap < h_prop), ts[jnp.minimum(j, ts.shape[0] - 1)], t_new)
+        fired = jnp.zeros((), bool)
+        if with_events:
+            now = events.trigger(t_new, y_new)
+            crossing = accept & ~active & now
+
+            def at_event(_):
+                theta = _locate_crossings(events.trigger, interpolate, dense, t, h, crossing)
+                first = jnp.min(theta)
+                simultaneous = crossing & (theta <= first + 1e-13)
+                t_event = jnp.where(first >= 1.0, t_new, t + first * h)
+                y_event = interpolate(dense, first[None])[0]
+                y_after = events.apply(t_event, y_event, simultaneous)
+                aux_after = f(t_event, y_after, args) if fsal else aux_new
+                return t_event, y_after, aux_after, events.trigger(t_event, y_after)
+
+            def no_event(_):
+                return t_new, y_new, aux_new, jnp.where(accept, now, active)
+
+            fired = jnp.any(crossing)
+            t_step_end = t_new
+            t_new, y_new, aux_new, active = lax.cond(fired, at_event, no_event, None)
+            last = last & ~(fired & (t_new < t_step_end))
+            h_next = jnp.where(fired, jnp.maximum(h_next, h_prop), h_next)
         done = accept & (last | (t_new >= t1))
         n_rejected = jnp.where(accept, 0, n_rejected + 1)
         # underflow: the step no longer changes t, or the step has been cut 50 times in a row
@@ -391,15 +569,35 @@ def _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable
         t_out = jnp.where(accept, t_new, t)
         y_out = jnp.where(accept, y_new, y)
         aux_out = jnp.where(accept, aux_new, aux) if fsal else aux
-        return (t_out, y_out, h_next, aux_out, n + 1, n_rejected, status)
+        if with_outputs and dense_output:
+            # a rejected step fills nothing; outputs at an event's time report the state after
+            # it, so the step cut at an event fills only those strictly before
+            t_reach = jnp.where(accept, jnp.where(fired, jnp.nextafter(t_new, -jnp.inf), t_new), -jnp.inf)
+            out, j = _fill_window(outputs, out, j, t, h, t_reach, lambda theta: interpolate(dense, theta))
+        elif with_outputs:
+            jc = jnp.minimum(j, ts.shape[0] - 1)
+            hit = accept & (j < hi) & (ts[jc] <= t_new)
+            out = lax.dynamic_update_slice_in_dim(out, jnp.where(hit, y_new, out[jc])[None], jc, axis=0)
+            j = j + hit.astype(j.dtype)
+        return (t_out, y_out, h_next, aux_out, n + 1, n_rejected, status, j, out, active)
 
-    t_f, y_f, h_f, _, n_f, _, status_f = eqxi.while_loop(cond, body, init, max_steps=max_steps, kind=kind)
+    t_f, y_f, h_f, _, n_f, _, status_f, j_f, out_f, active_f = eqxi.while_loop(cond, body, init, max_steps=max_steps,
+                                                                               kind=kind)
     ok = (status_f == 1) & jnp.all(jnp.isfinite(y_f))
+    if with_outputs:
+        # the cut at the output beyond a full window can coincide with t1: that one output
+        # (times are strictly increasing, so at most one) is at t1 exactly
+        out_f, _ = _fill_window(outputs, out_f, j_f, t_f, jnp.ones((), dtype), t_f,
+                                lambda theta: jnp.broadcast_to(y_f, (OUTPUT_WINDOW,) + y_f.shape))
+        if with_events:
+            return y_f, h_f, n_f, ok, out_f, active_f
+        return y_f, h_f, n_f, ok, out_f
     return y_f, h_f, n_f, ok
 
 
 def _integrate_rosenbrock(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps, differentiable="reverse",
-                          method="rodas5p", linsolve="auto"):
+                          method="rodas5p", linsolve="auto", outputs=None, out=None, dense_output=True,
+                          events=None):
     if method not in _TABLEAUS:
         raise ValueError(f"method must be one of {sorted(_TABLEAUS)}, got {method!r}")
     tab = _TABLEAUS[method]
@@ -407,13 +605,15 @@ def _integrate_rosenbrock(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_step
         linsolve = _choose_linsolve(jnp.shape(y0)[0], differentiable)
 
     def step(t, y, h, aux):
-        y_new, err = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve)
-        return y_new, err, aux
-    return _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable, fsal=False)
+        y_new, err, dense = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve)
+        return y_new, err, aux, dense
+    return _drive(step, _rosenbrock_interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable,
+                  fsal=False, outputs=outputs, out=out, dense_output=dense_output, events=events)
 
 
 def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, differentiable: str = "reverse",
-              method: str = "rodas5p"):
+              method: str = "rodas5p", outputs=None, out=None, dense_output: bool = True,
+              events: StateEvents | None = None):
     """Integrate y' = f(t, y, args) from t0 to t1 (t1 >= t0; t1 == t0 returns y0 immediately, no NaN).
 
     8-stage L-stable, stiffly accurate Rosenbrock method of order 5(4) with Hairer's step-size
@@ -436,26 +636,39 @@ def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, diff
         differentiable: ``"reverse"`` (checkpointed loop: ``jax.grad``/``vjp``; no forward
             mode), ``"forward"`` (``lax`` loop: ``jax.jvp``/``jacfwd``; no reverse mode) or
             ``"none"`` (same loop as forward).
+        outputs: optional ``(ts, lo, hi)``: output times ``ts`` of static length >=
+            ``OUTPUT_WINDOW`` (pad with +inf), sorted and strictly increasing on ``[lo, hi)``,
+            all within ``[t0, t1]``; with ``out`` (shape ``(len(ts), n)``), rows ``lo..hi-1`` of
+            ``out`` receive the solution at those times from the method's continuous extension
+            (4th order, error O(h^5) per step) instead of ending a step at each of them
+            (``dense_output=True``) or by ending a step at each of them.
+        events: optional :class:`StateEvents` (model events located by root finding on the
+            continuous extension; needs ``outputs`` with ``dense_output=True``).
 
     Returns:
         ``(y1, dt_next, n_steps, ok)``: the state at ``t1`` (or the last state reached if not ok),
         the step-size proposal to pass as ``dt0`` of the next call, the number of attempted steps
         (int32), and ``ok`` (False if ``max_steps`` was reached, the step size underflowed, or the
-        state is not finite).
+        state is not finite); with ``outputs``, ``out`` (updated) is appended, and with
+        ``events`` then the triggers' values at the end.
     """
     return _integrate_rosenbrock(f, jac, t0, t1, y0, args, rtol=rtol, atol=atol, dt0=dt0, max_steps=max_steps,
-                                 differentiable=differentiable, method=method)
+                                 differentiable=differentiable, method=method, outputs=outputs, out=out,
+                                 dense_output=dense_output, events=events)
 
 
 def integrate_explicit(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int,
-                       differentiable: str = "reverse"):
+                       differentiable: str = "reverse", outputs=None, out=None, dense_output: bool = True,
+                       events: StateEvents | None = None):
     """Same as :func:`integrate` but with the explicit Tsitouras 5(4) pair (``jac`` is unused).
 
     For non-stiff models, where it needs no Jacobian or linear solve: 6 new ``f`` evaluations
-    per step (first-same-as-last), plus one per call.
+    per step (first-same-as-last), plus one per call. Dense output (``outputs``) uses Tsitouras'
+    free 4th-order interpolant.
     """
     del jac
 
     def step(t, y, h, f0):
         return _tsit5_step(f, t, y, h, args, f0)
-    return _drive(step, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable, fsal=True)
+    return _drive(step, _tsit5_interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable,
+                  fsal=True, outputs=outputs, out=out, dense_output=dense_output, events=events)
