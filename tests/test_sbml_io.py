@@ -442,6 +442,15 @@ def test_packages_are_refused():
         read_sbml(text)
 
 
+def test_a_package_the_model_does_not_require_is_noted_not_refused():
+    foo = 'xmlns:foo="http://www.sbml.org/sbml/level3/version1/foo/version1" foo:required="false"'
+    text = level3_version1(_species_model(reaction_extra='fast="false"')).replace(
+        'level="3" version="1" >', f'level="3" version="1" {foo}>')
+    tr = translate_sbml(text)
+    assert [r.name for r in tr.model.reactions] == ["R"]
+    assert any("'foo'" in note and "not required" in note for note in tr.omitted)
+
+
 def test_stoichiometry_math_of_level2_is_refused():
     text = f"""<?xml version="1.0" encoding="UTF-8"?>
 <sbml xmlns="http://www.sbml.org/sbml/level2/version4" level="2" version="4"><model id="m">
