@@ -58,28 +58,31 @@ def _value_gradient_hessian(problem: Problem, rows: Batch, u):
 
 
 @eqx.filter_jit
-def fit_groups(problem: Problem, groups: Batch, starts, method: str, max_steps: int, rtol: float, atol: float):
-    """``groups`` has axes (G, S', ...), ``starts`` (G, M, K). Per group: the best optimum ``u``
-    with its objective, gradient, Hessian (transformed scale) and per-sample terms, whether that
-    start converged and its step count, every start's optimum (``all_objectives``, (M,)) and the
-    objective and terms at the first start (to diagnose a bad start).
+def fit_group(problem: Problem, rows: Batch, starts, method: str, max_steps: int, rtol: float, atol: float):
+    """Fit one group of subjects sharing θ (``rows`` has a leading subject axis: one subject for an
+    individual fit, all of them for a pooled fit) from ``starts`` (M, K).
 
-    Groups and starts run one after the other (``lax.map``): batching them with ``vmap`` would
-    batch the solver's adaptive loops, which costs more compile time than it saves at run time
-    for the few subjects and starts of a fit.
+    Returns the best optimum ``u`` with its objective, gradient, Hessian (transformed scale)
+    and per-sample terms, whether that start converged and its step count, every start's
+    optimum (``all_objectives``, (M,)), and the objective and terms at the first start (to
+    diagnose a bad start).
+
+    Starts run one after the other (``lax.map``): batching them with ``vmap`` would batch the
+    solver's adaptive loops, which costs more compile time than it saves at run time. The
+    caller fits the subjects of an individual fit one call each, so one compilation serves any
+    number of subjects.
     """
-
-    def one_group(args):
-        rows, u0s = args
-        us, ok, steps = jax.lax.map(lambda u0: _minimise(problem, rows, u0, method, max_steps, rtol, atol), u0s)
-        points = jnp.concatenate([u0s[:1], us])
-        finals = jax.lax.map(lambda u: _value_gradient_hessian(problem, rows, u), points)
-        values = finals["objective"][1:]
-        best = jnp.argmin(jnp.where(jnp.isnan(values), jnp.inf, values))
-        out = {k: v[best + 1] for k, v in finals.items()}
-        out.update(u=us[best], converged=ok[best], steps=steps[best], all_objectives=values,
-                   start_objective=finals["objective"][0], start_pred=finals["pred"][0], start_sd=finals["sd"][0],
-                   start_term=finals["term"][0], start_failed=finals["failed"][0])
-        return out
-
-    return jax.lax.map(one_group, (groups, starts))
+    us, ok, steps = jax.lax.map(lambda u0: _minimise(problem, rows, u0, method, max_steps, rtol, atol), starts)
+    points = jnp.concatenate([starts[:1], us])
+    finals = jax.lax.map(lambda u: _value_gradient_hessian(problem, rows, u), points)
+    values = finals["objective"][1:]
+    finite = jnp.where(jnp.isnan(values), jnp.inf, values)
+    # the first start among those tied at the minimum: equal optima (flip-flop ka <-> k, say) resolve
+    # to the one reached from the user's own starting values
+    lowest = jnp.min(finite)
+    best = jnp.argmax(finite <= lowest + 1e-9 * (1.0 + jnp.abs(lowest)))
+    out = {k: v[best + 1] for k, v in finals.items()}
+    out.update(u=us[best], converged=ok[best], steps=steps[best], all_objectives=values,
+               start_objective=finals["objective"][0], start_pred=finals["pred"][0], start_sd=finals["sd"][0],
+               start_term=finals["term"][0], start_failed=finals["failed"][0])
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ModelError, QSPError
 from . import _optimise
-from .likelihood import build
+from .likelihood import build, take
 from .priors import PopulationPrior
 from .result import FitResult, FitResults
 
@@ -112,7 +112,7 @@ def fit(compiled, data, estimate: Sequence[str] | Mapping[str, float] | None = N
         max_steps=sim_max_steps)
     defaults, error_values = info["defaults"], info["error_values"]
     if method == "lm":
-        _check_least_squares(problem, batch, info)
+        _check_least_squares(problem, names, batch, info)
 
     # starting values: given, else the prior's typical value, else the model's / error model's value
     typical = dict(zip(prior.names, prior.typical_values(defaults))) if prior is not None else {}
@@ -135,54 +135,53 @@ def fit(compiled, data, estimate: Sequence[str] | Mapping[str, float] | None = N
 
     S = len(subjects)
     if pooled or S == 1:
-        groups = jax.tree_util.tree_map(lambda a: a[None], batch)
-        group_subjects = [subjects]
-    else:
-        groups = jax.tree_util.tree_map(lambda a: a[:, None], batch)
+        groups, group_subjects = [batch], [subjects]
+    else:  # one kernel call per subject: the same compilation serves any number of subjects
+        groups = [take(batch, slice(i, i + 1)) for i in range(S)]
         group_subjects = [[s] for s in subjects]
-    G = len(group_subjects)
     rng = np.random.default_rng(seed)
-    starts = np.tile(u0, (G, int(n_starts), 1))
-    if n_starts > 1:
-        starts[:, 1:, :] += start_spread * rng.standard_normal((G, int(n_starts) - 1, len(names)))
-    out = _optimise.fit_groups(problem, groups, jnp.asarray(starts), method, int(max_steps), float(rtol),
-                               float(atol))
-    out = jax.tree_util.tree_map(np.asarray, out)
-    _check_start(problem, starts, group_subjects, out)
-    context = dict(compiled=compiled, problem=problem, defaults=defaults, error_values=error_values,
+    outs = []
+    for g, rows in enumerate(groups):
+        starts = np.tile(u0, (int(n_starts), 1))
+        if n_starts > 1:
+            starts[1:, :] += start_spread * rng.standard_normal((int(n_starts) - 1, len(names)))
+        out = _optimise.fit_group(problem, rows, jnp.asarray(starts), method, int(max_steps), float(rtol),
+                                  float(atol))
+        out = jax.tree_util.tree_map(np.asarray, out)
+        _check_start(problem, names, starts, group_subjects[g], out)
+        outs.append(out)
+    context = dict(compiled=compiled, problem=problem, names=names, defaults=defaults, error_values=error_values,
                    per_output=info["per_output"], method=method, prior=prior, solver=solver, sim_rtol=sim_rtol,
                    sim_atol=sim_atol, sim_max_steps=sim_max_steps)
-    results = [FitResult.from_arrays(g, group_subjects[g], out, context) for g in range(G)]
-    return results[0] if G == 1 else FitResults(results)
+    results = [FitResult.from_arrays(group_subjects[g], outs[g], context) for g in range(len(groups))]
+    return results[0] if len(results) == 1 else FitResults(results)
 
 
-def _check_start(problem, starts, group_subjects, out):
+def _check_start(problem, names, starts, subjects, out):
     """Name the sample whose likelihood is not finite at the starting values (a common setup error)."""
-    bad_groups = np.flatnonzero(~np.isfinite(out["start_objective"]))
-    if not bad_groups.size:
+    if np.isfinite(out["start_objective"]):
         return
-    g = int(bad_groups[0])
-    theta = dict(zip(problem.names, np.round(np.asarray(problem.natural(jnp.asarray(starts[g, 0]))), 6).tolist()))
-    for s, subject in enumerate(group_subjects[g]):
-        if out["start_failed"][g, s]:
+    theta = dict(zip(names, np.round(np.asarray(problem.natural(jnp.asarray(starts[0]))), 6).tolist()))
+    for s, subject in enumerate(subjects):
+        if out["start_failed"][s]:
             raise QSPError(f"subject {subject.id}: the simulation fails at the starting values {theta}; give "
                            "other starting values (estimate={name: value}).")
-        term = out["start_term"][g, s]
+        term = out["start_term"][s]
         if not np.all(np.isfinite(term)):
             j = int(np.flatnonzero(~np.isfinite(term))[0])
             value = subject.dv[j] if subject.censored[j] == 0 else subject.limit[j]
             raise QSPError(f"subject {subject.id}: the sample at time {subject.times[j]:g} (value {value:g}) has no "
-                           f"finite likelihood at the starting values {theta}: prediction "
-                           f"{out['start_pred'][g, s, j]:g}, standard deviation {out['start_sd'][g, s, j]:g}. A "
-                           "proportional error model gives zero spread where the prediction is zero (e.g. before "
-                           "absorption): use Combined error, or leave such samples out.")
+                           f"finite likelihood at the starting values {theta}: prediction {out['start_pred'][s, j]:g}, "
+                           f"standard deviation {out['start_sd'][s, j]:g}. A proportional error model gives zero "
+                           "spread where the prediction is zero (e.g. before absorption): use Combined error, or "
+                           "leave such samples out.")
     raise QSPError(f"the objective is not finite at the starting values {theta}; give other starting values.")
 
 
-def _check_least_squares(problem, batch, info):
+def _check_least_squares(problem, names, batch, info):
     from . import error_models as em
 
-    free_errors = [problem.names[k] for k, _ in problem.error_slots]
+    free_errors = [names[k] for k, _ in problem.error_slots]
     if free_errors:
         raise ModelError(f"method='lm' needs fixed error parameters (the objective must be a sum of squares); "
                          f"{free_errors[0]!r} is estimated. Use method='bfgs'.")

@@ -65,17 +65,16 @@ def take(batch: Batch, index) -> Batch:
 # ----------------------------------------------------------------------------- problem
 class Problem(eqx.Module):
     """Everything static about a likelihood, plus the few arrays that describe the error model
-    and prior. ``names`` are the free parameters in the order of the vector θ."""
+    and prior. θ holds the free parameters in the order of ``info["names"]`` from :func:`build`;
+    the names themselves stay outside (so fits that differ only in names share a compilation)."""
 
     compiled: CompiledModel
     structure: object = eqx.field(static=True)
     options: object = eqx.field(static=True)
     outputs: tuple = eqx.field(static=True)
-    names: tuple = eqx.field(static=True)
     transforms: tuple = eqx.field(static=True)
     model_slots: tuple = eqx.field(static=True)  # (k, parameter index) per free model parameter
     error_slots: tuple = eqx.field(static=True)  # (k, error index) per free error parameter
-    error_names: tuple = eqx.field(static=True)
     prior_slots: tuple = eqx.field(static=True)  # k per prior parameter (Ω order)
     error_fixed: jax.Array  # (E,)
     family: jax.Array  # (O,) per output
@@ -88,10 +87,10 @@ class Problem(eqx.Module):
     # -- parameter vectors
     def natural(self, u):
         """θ = g(u), transform by transform."""
-        return jnp.stack([t.to_natural(u[k]) for k, t in enumerate(self.transforms)]) if self.names else u
+        return jnp.stack([t.to_natural(u[k]) for k, t in enumerate(self.transforms)]) if self.transforms else u
 
     def internal(self, theta):
-        return jnp.stack([t.to_internal(theta[k]) for k, t in enumerate(self.transforms)]) if self.names else theta
+        return jnp.stack([t.to_internal(theta[k]) for k, t in enumerate(self.transforms)]) if self.transforms else theta
 
     def parameter_vector(self, base_p, theta):
         if not self.model_slots:
@@ -360,18 +359,18 @@ def build(compiled: CompiledModel, data, *, output=None, error=None, params=None
     problem = Problem(
         compiled=compiled, structure=structure,
         options=solver_options(solver, rtol, atol, max_steps, "forward"),
-        outputs=outputs, names=free, transforms=tuple(resolved), model_slots=model_slots,
-        error_slots=error_slots, error_names=tuple(error_names), prior_slots=prior_slots,
+        outputs=outputs, transforms=tuple(resolved), model_slots=model_slots,
+        error_slots=error_slots, prior_slots=prior_slots,
         error_fixed=jnp.asarray([error_values[n] for n in error_names], float),
         family=jnp.asarray(families), a_index=jnp.asarray(a_index), b_index=jnp.asarray(b_index),
         prior_mean=jnp.asarray(prior_mean, float), prior_whiten=jnp.asarray(whiten, float),
         prior_constant=jnp.asarray(constant, float),
     )
-    batch = Batch(times=jnp.asarray(times), before=jnp.asarray(before), t0=jnp.asarray(t0s, float),
-                  dv=jnp.asarray(dv), limit=jnp.asarray(limit), censored=jnp.asarray(censored),
-                  observed=jnp.asarray(observed), out_index=jnp.asarray(out_index), base_p=jnp.asarray(base_p),
-                  numbers={k: jnp.asarray(v) for k, v in numbers.items()})
-    info = dict(defaults=defaults, error_values=error_values, per_output=per_output)
+    # host (numpy) arrays: slicing one subject out for its own fit costs no device work
+    batch = Batch(times=times, before=before, t0=np.asarray(t0s, float), dv=dv, limit=limit, censored=censored,
+                  observed=observed, out_index=out_index, base_p=base_p, numbers=dict(numbers))
+    info = dict(defaults=defaults, error_values=error_values, per_output=per_output, names=free,
+                error_names=tuple(error_names))
     return problem, batch, subjects, info
 
 
@@ -417,6 +416,7 @@ class Likelihood(eqx.Module):
     problem: Problem
     batch: Batch
     names: tuple = eqx.field(static=True)
+    error_names: tuple = eqx.field(static=True)
 
     def __init__(self, compiled, data, *, output=None, error=None, params=None, regimen=None, covariates="auto",
                  solver=None, rtol=None, atol=None, max_steps=None):
@@ -425,11 +425,12 @@ class Likelihood(eqx.Module):
         err_models = error_model.values() if isinstance(error_model, Mapping) else [error_model]
         for m in err_models:
             probe_names += [n for n in m.parameters if n not in probe_names]
-        problem, batch, _, _ = build(compiled, data, output=output, error=error_model, params=params,
+        problem, batch, _, info = build(compiled, data, output=output, error=error_model, params=params,
                                      regimen=regimen, covariates=covariates, free=tuple(probe_names),
                                      transforms={n: "identity" for n in probe_names}, solver=solver, rtol=rtol,
                                      atol=atol, max_steps=max_steps)
         self.problem, self.batch, self.names = problem, batch, tuple(probe_names)
+        self.error_names = info["error_names"]
 
     def _theta(self, params: Mapping):
         unknown = [k for k in params if k not in self.names]
@@ -441,7 +442,7 @@ class Likelihood(eqx.Module):
     def _rows_theta(self, params):
         given = self._theta(params)
         base = self.batch.base_p
-        sig = np.asarray(self.problem.error_fixed)
+        sig = self.problem.error_fixed
         p_names = self.problem.compiled.parameter_names
 
         def theta_for(base_row):
@@ -452,7 +453,7 @@ class Likelihood(eqx.Module):
                 elif n in p_names:
                     values.append(base_row[p_names.index(n)])
                 else:
-                    values.append(jnp.asarray(sig[self.problem.error_names.index(n)]))
+                    values.append(sig[self.error_names.index(n)])
             return jnp.stack(values)
         return jax.vmap(theta_for)(base)
 

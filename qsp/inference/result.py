@@ -76,14 +76,14 @@ class FitResult:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_arrays(cls, g: int, subjects: Sequence, out: dict, context: dict) -> "FitResult":
+    def from_arrays(cls, subjects: Sequence, out: dict, context: dict) -> "FitResult":
         import pandas as pd
 
         problem = context["problem"]
-        names = problem.names
-        u = np.asarray(out["u"][g], float)
+        names = context["names"]
+        u = np.asarray(out["u"], float)
         theta = np.asarray(problem.natural(jnp.asarray(u)), float).reshape(-1)
-        H = np.asarray(out["hessian"][g], float)
+        H = np.asarray(out["hessian"], float)
         H = 0.5 * (H + H.T)
         try:
             np.linalg.cholesky(H)
@@ -96,18 +96,18 @@ class FitResult:
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None)) if hessian_ok else np.full(len(names), np.nan)
 
         tables, params = [], []
-        terms = out["term"][g]
+        terms = out["term"]
         n_obs = 0
         for s, subject in enumerate(subjects):
             n = subject.times.size
-            pred = out["pred"][g, s, :n]
+            pred = out["pred"][s, :n]
             dv = np.where(subject.censored != 0, np.nan, subject.dv)
             tables.append(pd.DataFrame({
                 "ID": [subject.id] * n, "time": subject.times,
                 "output": [o if o is not None else problem.outputs[0] for o in subject.output],
                 "dv": dv, "censored": subject.censored, "limit": subject.limit, "observed": subject.observed,
-                "pred": pred, "res": dv - pred, "sd": out["sd"][g, s, :n],
-                "iwres": np.where(subject.observed, out["z"][g, s, :n], np.nan),
+                "pred": pred, "res": dv - pred, "sd": out["sd"][s, :n],
+                "iwres": np.where(subject.observed, out["z"][s, :n], np.nan),
             }))
             n_obs += int(subject.observed.sum())
             p = dict(context["defaults"])
@@ -117,10 +117,10 @@ class FitResult:
         log_lik = float(np.sum(terms))
         return cls(
             names=tuple(names), estimates=dict(zip(names, theta.tolist())), standard_errors=dict(zip(names, se.tolist())),
-            covariance=cov, internal=u, internal_covariance=cov_u, objective=float(out["objective"][g]),
-            log_likelihood=log_lik, neg_log_prior=float(out["prior"][g]), n_observations=n_obs,
-            converged=bool(out["converged"][g]), n_steps=int(out["steps"][g]), gradient=np.asarray(out["gradient"][g]),
-            hessian=H, hessian_ok=hessian_ok, start_objectives=np.asarray(out["all_objectives"][g]),
+            covariance=cov, internal=u, internal_covariance=cov_u, objective=float(out["objective"]),
+            log_likelihood=log_lik, neg_log_prior=float(out["prior"]), n_observations=n_obs,
+            converged=bool(out["converged"]), n_steps=int(out["steps"]), gradient=np.asarray(out["gradient"]),
+            hessian=H, hessian_ok=hessian_ok, start_objectives=np.asarray(out["all_objectives"]),
             predictions=pd.concat(tables, ignore_index=True), params=params, ids=tuple(s.id for s in subjects),
             method=context["method"], context=context, subjects=list(subjects),
         )
