@@ -177,17 +177,19 @@ def test_first_order_absorption_bateman_and_scipy(oral):
     np.testing.assert_allclose(np.asarray(sol2["C"]), 0.5 * np.asarray(sol["C"]), rtol=1e-8, atol=1e-12)
 
 
-TRANSIT = dict(n=4, MTT=2.5, ka=1.7, V=15.0, Vmax=12.0, Km=3.0, dose=150.0)
+TRANSIT = dict(n=4, MTT=2.5, ka=1.7, V=15.0, Vmax=12.0, Km=3.0, CL_lin=0.6, dose=150.0)
 
 
 @pytest.fixture(scope="module")
 def transit():
-    """Transit absorption (n = 4) into a one-compartment model with Michaelis-Menten elimination."""
+    """Transit absorption (n = 4) into a one-compartment model with Michaelis-Menten and linear
+    elimination (two routes, each its own block)."""
     p = TRANSIT
     pk = blocks.one_compartment(CL=None, V=p["V"])
     mm = blocks.michaelis_menten_elimination(pk["Ac"], Vmax=p["Vmax"], Km=p["Km"])
+    linear = blocks.linear_elimination(pk["Ac"], CL=p["CL_lin"])
     tr = blocks.transit_absorption(pk["Ac"], n=p["n"], MTT=p["MTT"], ka=p["ka"])
-    model = blocks.assemble(pk, mm, tr, name="transit_mm")
+    model = blocks.assemble(pk, mm, linear, tr, name="transit_mm")
     regimen = qsp.Regimen([qsp.Bolus(tr["dose"], amount=p["dose"], time=0.0)])
     sol = qsp.simulate(qsp.compile(model), TS, regimen=regimen, **SIM)
     return dict(pk=pk, tr=tr, sol=sol)
@@ -207,7 +209,7 @@ def test_transit_chain_matches_its_closed_form(transit):
     np.testing.assert_allclose(blocks.transit_input_rate(TS, p["dose"], p["n"], ktr), ktr * chain[-1], rtol=1e-12)
 
 
-def test_transit_with_michaelis_menten_elimination_matches_scipy(transit):
+def test_transit_with_michaelis_menten_and_linear_elimination_matches_scipy(transit):
     p = TRANSIT
     n, ktr = p["n"], (p["n"] + 1) / p["MTT"]
 
@@ -218,7 +220,7 @@ def test_transit_with_michaelis_menten_elimination_matches_scipy(transit):
         d[1: n + 1] = ktr * chain[:-1] - ktr * chain[1:]
         d[n + 1] = ktr * chain[-1] - p["ka"] * ad
         c = ac / p["V"]
-        d[n + 2] = p["ka"] * ad - p["Vmax"] * c / (p["Km"] + c)
+        d[n + 2] = p["ka"] * ad - p["Vmax"] * c / (p["Km"] + c) - p["CL_lin"] * c
         return d
     y0 = np.zeros(n + 3)
     y0[0] = p["dose"]
