@@ -109,7 +109,7 @@ def binding_figure():
 
 
 def tmdd_figure():
-    """kint >> koff (KSS = 20 KD): total drug under each approximation, and its error against the full model."""
+    """kint >> koff (KSS = 21 KD): total drug under each approximation, and its error against the full model."""
     week = np.linspace(0.0, 168.0, 337)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     total = {}

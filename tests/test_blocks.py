@@ -433,7 +433,7 @@ def test_tmdd_observables_have_one_meaning_across_approximations(tmdd):
 TMDD_SCENARIOS = [
     # fast binding, kint << koff: both valid (Gibiansky 2008; KSS ~ KD)
     ("valid", dict(kon=10.0, koff=1.0, kint=0.02), 300.0, {"qe": True, "qss": True}),
-    # internalisation much faster than dissociation: KSS = 20 KD, so QE is wrong, QSS still right
+    # internalisation much faster than dissociation: KSS = 21 KD, so QE is wrong, QSS still right
     ("kint >> koff", dict(kon=100.0, koff=0.1, kint=2.0), 300.0, {"qe": False, "qss": True}),
     # slow binding (kon R0 = 0.02/h, slower than distribution): neither quasi-steady state holds
     ("slow binding", dict(kon=0.02, koff=0.002, kint=0.02), 300.0, {"qe": False, "qss": False}),
