@@ -23,14 +23,10 @@ from qsp.io.sbml_suite import run_case  # noqa: E402
 CASES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "sbml-test-suite" / "cases" / "semantic"
 CASES = sorted(p.name for p in CASES_DIR.iterdir()) if CASES_DIR.is_dir() else []
 
-#: Cases with SBML events, which qsp reads (qsp.Event) but cannot simulate yet: compile
-#: raises CompileError until event simulation lands. Empty this set then (strict xfail
-#: makes every case here that starts to pass a failure, so the set cannot go stale).
-EVENT_SIMULATION_PENDING = {
-    "00026", "00172", "00354", "00369", "00374", "00384", "00387", "00389", "00619", "00634", "00646", "00652",
-    "00654", "00680", "00689", "00699", "00707", "00723", "00749", "00751", "00754", "00755", "00791", "00883",
-    "00944", "00979", "01227", "01303",
-}
+#: Cases expected to fail, each with its reason (strict xfail: a case here that starts to pass
+#: is a failure, so the set cannot go stale). Empty: every copied case passes, the 28 with
+#: events included (event simulation landed with the segment loop).
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
 def test_the_copied_cases_are_there(reference_dir):
@@ -40,8 +36,8 @@ def test_the_copied_cases_are_there(reference_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason="event simulation pending", strict=True))
-    if c in EVENT_SIMULATION_PENDING else c for c in CASES
+    pytest.param(c, marks=pytest.mark.xfail(reason=EXPECTED_FAILURES[c], strict=True))
+    if c in EXPECTED_FAILURES else c for c in CASES
 ])
 def test_sbml_case(case):
     result = run_case(CASES_DIR / case)
