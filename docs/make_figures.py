@@ -123,9 +123,11 @@ def tmdd_figure():
     left.legend()
     shown = (week >= 1.0) & (total["full"] > 0.1)
     for a, style in (("qe", "--"), ("qss", ":"), ("mm", "-.")):
-        right.semilogy(week[shown], np.abs(total[a][shown] / total["full"][shown] - 1), style, label=a)
+        error = np.abs(total[a][shown] / total["full"][shown] - 1)
+        right.semilogy(week[shown], error, style, label=a)
     right.axhline(0.01, c="grey", lw=0.5)
-    right.set(xlabel="time (h)", ylabel="|approximation / full - 1|", title="error against full: QE up to ~10 %, QSS < 1 %")
+    right.set(xlabel="time (h)", ylabel="|approximation / full - 1|",
+              title="error against full: QE up to ~10 %, QSS < 1 %")
     right.legend()
     save(fig, "tmdd")
 

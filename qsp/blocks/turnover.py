@@ -97,10 +97,12 @@ def indirect_response(concentration, kind=1, kin=10.0, kout=0.1, *, Imax=None, I
         raise ModelError(f"indirect_response: kind {kind!r} is stimulatory; give Smax and SC50, not Imax/IC50.")
     if inhibit:
         top = b.quantity("Imax", 1.0 if Imax is None else Imax, "1", "maximal fractional inhibition", bounds=(0.0, 1.0))
-        c50 = b.quantity("IC50", 1.0 if IC50 is None else IC50, concentration_unit(C), "concentration of half-maximal inhibition")
+        c50 = b.quantity("IC50", 1.0 if IC50 is None else IC50, concentration_unit(C),
+                         "concentration of half-maximal inhibition")
     else:
         top = b.quantity("Smax", 1.0 if Smax is None else Smax, "1", "maximal fractional stimulation")
-        c50 = b.quantity("SC50", 1.0 if SC50 is None else SC50, concentration_unit(C), "concentration of half-maximal stimulation")
+        c50 = b.quantity("SC50", 1.0 if SC50 is None else SC50, concentration_unit(C),
+                         "concentration of half-maximal stimulation")
     h = b.quantity("hill", hill, "1", "Hill coefficient (steepness)", optional=True)
     effect = top * C / (c50 + C) if h is None else top * C ** h / (c50 ** h + C ** h)
     b.keep("drug_effect", effect, "")
