@@ -323,3 +323,62 @@ def test_map_matches_nonmem_posthoc_pkpdmap(reference_dir):
     rel_v = (table["V"] / ebe["V"] - 1).abs()
     assert len(table) == 100
     assert rel_cl.max() < 0.005 and rel_v.max() < 0.005, (rel_cl.max(), rel_v.max())
+
+
+@pytest.mark.slow
+def test_map_forecasts_match_nonmem_proseval_mipdeval(reference_dir):
+    """mipdeval's oracle: PsN proseval (NONMEM MAP on the first k levels, forecast of the later
+    ones) for 10 simulated vancomycin patients on the Thomson 2009 model. mipdeval accepts 10 %.
+
+    Measured: patient 1 agrees to 4e-5 (the table's 5 digits); the others differ by up to 8.8 %
+    (median 1.2 %) because their data rows of doses carry the previous patient's WT and CRCL,
+    which NONMEM applies, record by record, to the interval ending at each dose, while qsp takes
+    a subject's covariates as constant (from its observation rows).
+    """
+    from models import vancomycin_thomson2009 as vanco  # the repository's model shelf (rootdir on sys.path)
+    from qsp.io import read_nonmem
+
+    folder = reference_dir / "mipdeval"
+    nm = pd.read_csv(folder / "nm_vanco.csv")
+    nm["CRCL"] = nm["CRCL"] * 16.66667  # the data's L/h to the model's mL/min (PKPDsim's factor)
+    reference = pd.read_csv(folder / "vanco_thomson.csv")
+    blocks = []
+    for k in range(1, 6):  # block k: the first k levels are used, the later ones forecast (EVID 2)
+        d = nm.copy()
+        rank = d[d["EVID"] == 0].groupby("ID").cumcount().reindex(d.index, fill_value=-1) + 1
+        later = (d["EVID"] == 0) & (rank > k)
+        d.loc[later, "EVID"], d.loc[later, "MDV"] = 2, 1
+        d["ID"] = d["ID"] * 10 + k
+        blocks.append(d)
+    data = read_nonmem(pd.concat(blocks, ignore_index=True), ["Ac"], covariates=["WT", "CRCL"])
+    compiled = qsp.compile(vanco.model())
+    # pk_vanco_thomson.json5: omega lower triangle over CL, V, Q, V2; ruv add 1.6 mg/L, prop 0.15
+    prior = PopulationPrior([0.0729, 0.01, 0.0225, 0, 0, 0.2401, 0, 0, 0, 1.69], names=["CL", "V1_WT", "Q", "V2_WT"])
+    results = fit(compiled, data, output="C", error=Combined(1.6, 0.15), prior=prior)
+    assert all(r.converged for r in results)
+    pred = results.predictions
+    pred["patient"], pred["OBS"] = pred["ID"] // 10, pred["ID"] % 10
+    forecasts = reference[(reference["EVID"] == 2) & (reference["DV"] > 0)].assign(patient=lambda x: x["ID"].astype(int))
+    both = forecasts.merge(pred[~pred["observed"]], left_on=["patient", "OBS", "TIME"],
+                           right_on=["patient", "OBS", "time"])
+    assert len(both) == 100  # 10 patients x (4 + 3 + 2 + 1) forecast levels
+    rel = (both["pred"] / both["IPRED"] - 1).abs()
+    assert rel.max() < 0.10, rel.max()
+    assert rel[both["patient"] == 1].max() < 1e-4  # consistent covariates: NONMEM's 5 printed digits
+
+    # forecast with a credible band (patient 1 after two levels)
+    one = results.by_id(12)
+    times = np.array([50.0, 55.0, 71.0])
+    sampled = one.forecast(times, n_samples=400, level=0.8)
+    np.testing.assert_allclose(sampled.pred, both[both["ID_x"] == 1.0].query("OBS == 2")["IPRED"], rtol=1e-4)
+    assert np.all(sampled.lower < sampled.pred) and np.all(sampled.pred < sampled.upper)
+    # posterior draws through the simulator vs the delta method: they agree where the posterior is
+    # narrow enough for the model to be linear across it (here: the covariance scaled by 1e-4;
+    # with two levels and a 130 % CV on V2 it is not, and the bands differ by up to 30 % at 71 h)
+    from dataclasses import replace
+
+    narrow = replace(one, internal_covariance=one.internal_covariance * 1e-4)
+    sampled = narrow.forecast(times, n_samples=2000, level=0.8)
+    delta = narrow.forecast(times, method="delta", level=0.8)
+    # 2000 draws: the sampled 10-90 % width has a ~2 % standard error
+    np.testing.assert_allclose(delta.upper - delta.lower, sampled.upper - sampled.lower, rtol=0.08)
