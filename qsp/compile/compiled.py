@@ -426,7 +426,7 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     # initial state: species may refer to other species' initial concentrations
     s.initial_program = CSEProgram(_initial_expressions(model, assignments))
 
-    _compile_events(s, model, assignments, rate_rules)
+    _compile_events(s, model, assignments)
 
     # named outputs for sol[name]
     outputs: dict[str, sp.Expr] = {}
@@ -485,25 +485,18 @@ def _initial_expressions(model: Model, assignments) -> list[sp.Expr]:
     return out
 
 
-def _compile_events(s: _Structure, model: Model, assignments, rate_rules) -> None:
+def _compile_events(s: _Structure, model: Model, assignments) -> None:
     """Trigger and assignment programs of the model's events (see :meth:`CompiledModel.apply_events`)."""
     events = model.events
     s.n_events = len(events)
     s.event_names = tuple(e.name or f"E{i + 1}" for i, e in enumerate(events))
     s.event_initial_values = np.array([e.initial_value for e in events], dtype=bool)
-    rate_rule_variables = {r.variable for r in rate_rules}
     triggers, values, targets, owners = [], [], [], []
     for i, e in enumerate(events):
         triggers.append(inline_assignments(e.trigger, assignments))
         for target, expr in e.assignments.items():
-            if isinstance(target, Variable) and target not in rate_rule_variables:
-                raise CompileError(
-                    f"event {s.event_names[i]!r} assigns {target.name!r}, which is not a state (an assignment "
-                    f"rule defines it at every instant); give {target.name!r} a RateRule (e.g. RateRule({target.name}, 0)) "
-                    "to make it a piecewise-constant state an event can set.")
-            if isinstance(target, Species) and target.constant:
-                raise CompileError(f"event {s.event_names[i]!r} assigns constant species {target.name!r}; "
-                                   "declare it constant=False.")
+            # Model validation has made sure every target is a state (a species that is not
+            # constant, or a rate-rule variable)
             values.append(inline_assignments(expr, assignments))
             targets.append(s.state_index[target.name])
             owners.append(i)

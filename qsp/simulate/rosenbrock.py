@@ -510,14 +510,17 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
             beyond = jnp.minimum(j + OUTPUT_WINDOW, ts.shape[0] - 1)
             h_cap = jnp.where(j + OUTPUT_WINDOW < hi, jnp.minimum(h_prop, _sg(ts[beyond] - t)), h_prop)
         elif with_outputs:
-            # exact mode: a step ends at every output
-            h_cap = jnp.where(j < hi, jnp.minimum(h_prop, _sg(ts[jnp.minimum(j, ts.shape[0] - 1)] - t)), h_prop)
+            # exact mode: a step ends at every output. Its length keeps its gradient (as the last
+            # step's does): t carries the derivative with respect to the segment's start (a dose time)
+            t_next_output = ts[jnp.minimum(j, ts.shape[0] - 1)]
+            to_output = (j < hi) & _sg(t_next_output - t <= h_prop)
+            h_cap = jnp.where(to_output, t_next_output - t, h_prop)
         last = _sg(h_cap >= remaining)
         # gradient flows through t1 - t on the last step. remaining == 0 only happens for a
         # finished trajectory that vmap keeps stepping (its results are discarded): give it a
         # finite step, or its h = 0 (W = inf) poisons the batched reverse-mode gradient
         h = jnp.where(last & (remaining > 0), remaining, h_cap)
-        clipped = last | (h_cap < h_prop)
+        clipped = last | _sg(h_cap < h_prop)
         y_new, err_vec, aux_new, dense = step(t, y, h, aux)
         scale = atol + rtol * jnp.maximum(jnp.abs(y), jnp.abs(y_new))
         err = _sg(_rms(err_vec / scale))
@@ -536,7 +539,7 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
         t_new = jnp.where(last, t1, t + h)
         if with_outputs and not dense_output:
             # land exactly on the output time (t + (ts - t) may miss it by an ulp)
-            t_new = jnp.where(~last & (h_cap < h_prop), ts[jnp.minimum(j, ts.shape[0] - 1)], t_new)
+            t_new = jnp.where(~last & to_output, t_next_output, t_new)
         fired = jnp.zeros((), bool)
         if with_events:
             now = events.trigger(t_new, y_new)
