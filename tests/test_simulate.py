@@ -399,3 +399,16 @@ def test_sbml_cases_00860_and_01058_composed(reference_dir):
         for species in ("S1", "S2"):
             got = np.asarray(getter(species))[index]
             np.testing.assert_allclose(got, res[species], rtol=rtol, atol=atol, err_msg=f"{case} {species}")
+
+
+def test_model_without_states_simulates_its_rules():
+    # SBML models can consist of parameters and assignment rules only (suite case 00029 and
+    # others): nothing to integrate, outputs are functions of time and parameters
+    k = qsp.Parameter("k", 2.0)
+    v = qsp.Variable("v")
+    cm = qsp.compile(qsp.Model("rules_only", rules=[qsp.AssignmentRule(v, k * qsp.time)], observables={"w": v + 1}))
+    assert cm.n_states == 0
+    ts = np.linspace(0.0, 3.0, 4)
+    sol = qsp.simulate(cm, ts, params={"k": 3.0})
+    np.testing.assert_allclose(np.asarray(sol["v"]), 3.0 * ts, rtol=1e-15)
+    np.testing.assert_allclose(np.asarray(sol["w"]), 3.0 * ts + 1.0, rtol=1e-15)

@@ -272,6 +272,8 @@ class CompiledModel(eqx.Module):
         env = self._parameter_env(args.p)
         env.update({c: args.volumes[i] for i, c in enumerate(s.compartments)})
         values = s.initial_program.run(env)
+        if not values:  # a model of rules and parameters only: nothing to integrate
+            return jnp.zeros((0,), args.p.dtype)
         return jnp.stack([jnp.asarray(v, dtype=args.p.dtype) * jnp.ones((), args.p.dtype) for v in values])
 
     # ------------------------------------------------------------------ events

@@ -178,8 +178,6 @@ def simulate_case(folder, rtol: float = RTOL, atol: float = ATOL, solver: str = 
     wanted = outputs(translation, settings)
     compiled = qsp.compile(translation.model)
     ts = settings.times
-    if compiled.n_states == 0:  # nothing to integrate: the values follow from parameters and time alone
-        return settings, _evaluate(compiled, ts, None, compiled.prepare(compiled.parameter_vector()), wanted)
     try:
         sol = qsp.simulate(compiled, ts, rtol=rtol, atol=atol, solver=solver, adjoint="forward")
     except qsp.SolverError:

@@ -19,7 +19,7 @@ from ..compile import CompiledModel
 from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
 from .events import RegimenStructure, split_regimen
-from .solution import Solution
+from .solution import Solution, _trajectory_function
 from .solve import simulate_core
 
 
@@ -142,9 +142,10 @@ class PopulationSolution:
         return Solution(self.compiled, self.ts[i], self.ys[i], args)
 
     def __getitem__(self, name: str) -> jax.Array:
-        def one(ts, ys, args):
-            return Solution(self.compiled, ts, ys, args)[name]
-        return jax.vmap(one)(self.ts, self.ys, self.args)
+        cache = self.compiled.structure.__dict__.setdefault("_population_trajectory_functions", {})
+        if name not in cache:  # traced once per model structure and name (see _trajectory_function)
+            cache[name] = jax.jit(jax.vmap(_trajectory_function(self.compiled, name)))
+        return cache[name](self.ts, self.ys, self.args)
 
     def to_pandas(self, names=None):
         """Tidy table: one row per subject and time, columns ID, time and the outputs."""

@@ -220,6 +220,8 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
     y_init = compiled.initial_state(args)
     dtype = y_init.dtype
     n = y_init.shape[0]
+    if n == 0:  # no states (outputs are functions of parameters and time): nothing to integrate
+        return jnp.zeros((ts.shape[0], 0), dtype), -jnp.ones((2,), dtype), args
     table, info = event_table(compiled, structure, numbers, args)
     ss_states = steady_states(compiled, structure, numbers, info, args, options)
     ss_row = jnp.full((max(len(structure.doses), 1),), -1, jnp.int32)
