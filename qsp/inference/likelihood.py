@@ -97,7 +97,7 @@ class Problem(eqx.Module):
             return base_p
         ks = jnp.asarray([k for k, _ in self.model_slots])
         idx = jnp.asarray([i for _, i in self.model_slots])
-        return base_p.at[idx].set(theta[ks])
+        return jnp.asarray(base_p).at[idx].set(theta[ks])
 
     def error_values(self, theta):
         sig = self.error_fixed
