@@ -1,0 +1,276 @@
+"""Peer worker of the engine benchmark: libRoadRunner and AMICI on issue 5's model.
+
+Runs in the peers' own venv (``benchmarks/setup_peers.sh``; or, without it, in any Python
+that has some of the peers) and is driven by ``bench_engine.py`` over pipes: one JSON
+request per line on stdin, one JSON answer per line on the original stdout (everything
+else the peers print goes to stderr). Keeping the peers in their own process lets the
+benchmark interleave their runs with qsp's while neither environment sees the other's
+packages. Every answer carries wall-clock and process CPU times of each timed run, and
+the results (states or gradients) for the accuracy check in the benchmark.
+
+Requests (``op``): ``hello`` (which peers import), ``prepare`` (load / compile a tool's
+model, cached under ``benchmarks/.peer-models``), ``simulate`` (T1, T4), ``population``
+(T2), ``gradient`` (T3), ``quit``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import pathlib
+import resource
+import sys
+import time
+import traceback
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import engine_problem as ep  # noqa: E402
+
+MODEL_DIR = HERE / ".peer-models"
+SELECTIONS = ["[Lc]", "[Lp]", "[R]", "[RL]"]
+
+
+def _version(name):
+    try:
+        module = __import__(name)
+        return getattr(module, "__version__", "?"), None
+    except Exception as error:  # the table reports why a peer is missing
+        return None, f"{type(error).__name__}: {error}".splitlines()[0][:160]
+
+
+def sbml_text() -> str:
+    import antimony
+
+    antimony.clearPreviousLoads()
+    if antimony.loadAntimonyString(ep.antimony()) < 0:
+        raise RuntimeError(antimony.getLastError())
+    return antimony.getSBMLString("tmdd_2cmt")
+
+
+def timed(run, repeats):
+    walls, cpus, result = [], [], None
+    for _ in range(repeats):
+        c, t = time.process_time(), time.perf_counter()
+        result = run()
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return walls, cpus, result
+
+
+# ----------------------------------------------------------------------------- libRoadRunner
+class RoadRunnerTool:
+    """libRoadRunner with its default CVODE integrator (BDF, ``stiff=True``); a simulation
+    resets the state (re-applying the initial assignments to the current parameters) and
+    integrates over the uniform output grid."""
+
+    def __init__(self, sbml):
+        import roadrunner
+
+        t = time.perf_counter()
+        self.rr = roadrunner.RoadRunner(sbml)
+        self.rr.timeCourseSelections = ["time", *SELECTIONS]
+        self.load_seconds = time.perf_counter() - t
+
+    def simulate(self, ts, params, rtol, atol):
+        rr = self.rr
+        rr.integrator.relative_tolerance = rtol
+        rr.integrator.absolute_tolerance = atol
+        for k, v in params.items():
+            rr[k] = v
+        rr.reset()
+        return np.asarray(rr.simulate(float(ts[0]), float(ts[-1]), len(ts)))[:, 1:]
+
+
+_pool_tool = None
+
+
+def _pool_init(sbml):
+    global _pool_tool
+    _pool_tool = RoadRunnerTool(sbml)
+
+
+def _pool_chunk(job):
+    ts, rows, rtol, atol = job
+    c = time.process_time()
+    out = [_pool_tool.simulate(ts, row, rtol, atol) for row in rows]
+    return np.asarray(out), time.process_time() - c
+
+
+# ----------------------------------------------------------------------------- AMICI (CVODES)
+class AmiciTool:
+    """AMICI's C++ model (CVODES, BDF with Newton and its dense solver, AMICI's defaults
+    otherwise); the observable ``obs_Lc`` with sigma 1 gives T3's loss as -2 (llh + const)."""
+
+    def __init__(self, sbml):
+        import amici
+
+        self.amici = amici
+        digest = hashlib.sha1((sbml + amici.__version__).encode()).hexdigest()[:10]
+        name = f"tmdd_2cmt_{digest}"
+        out = MODEL_DIR / name
+        t = time.perf_counter()
+        if not (out / ".complete").exists():
+            importer = amici.SbmlImporter(sbml, from_file=False)
+            importer.sbml2amici(name, str(out), observables={"obs_Lc": {"formula": "Lc"}}, verbose=False)
+            (out / ".complete").write_text("ok")
+        self.compile_seconds = time.perf_counter() - t
+        module = amici.import_model_module(name, str(out))
+        self.model = module.getModel()
+        self.model.setParameterScale(amici.ParameterScaling.none)
+        ids = list(self.model.getParameterIds())
+        self.index = {k: ids.index(k) for k in ep.NAMES}
+        self.model.setParameterList([self.index[k] for k in ep.NAMES])
+        self.base = np.array(self.model.getParameters())
+        self.solver = self.model.getSolver()
+
+    def _parameters(self, params):
+        values = self.base.copy()
+        for k, v in params.items():
+            values[self.index[k]] = v
+        return values
+
+    def _settings(self, ts, rtol, atol, sensitivity=None):
+        amici, solver = self.amici, self.solver
+        self.model.setTimepoints(list(map(float, ts)))
+        solver.setRelativeTolerance(rtol)
+        solver.setAbsoluteTolerance(atol)
+        if sensitivity is None:
+            solver.setSensitivityOrder(amici.SensitivityOrder.none)
+        else:
+            solver.setSensitivityOrder(amici.SensitivityOrder.first)
+            solver.setSensitivityMethod({"forward": amici.SensitivityMethod.forward,
+                                         "adjoint": amici.SensitivityMethod.adjoint}[sensitivity])
+
+    def _check(self, rdata):
+        if rdata.status != self.amici.AMICI_SUCCESS:
+            raise RuntimeError(f"AMICI status {rdata.status}")
+        return rdata
+
+    def simulate(self, ts, params, rtol, atol):
+        self._settings(ts, rtol, atol)
+        self.model.setParameters(self._parameters(params))
+        return np.asarray(self._check(self.amici.runAmiciSimulation(self.model, self.solver)).x)
+
+    def population(self, ts, rows, rtol, atol, threads):
+        self._settings(ts, rtol, atol)
+        edatas = []
+        for row in rows:
+            edata = self.amici.ExpData(self.model)
+            edata.parameters = self._parameters(row)
+            edatas.append(edata)
+        rdatas = self.amici.runAmiciSimulations(self.model, self.solver, edatas, num_threads=threads)
+        return np.asarray([self._check(r).x for r in rdatas])
+
+    def gradient(self, obs, rtol, atol, method):
+        ts = ep.observation_times()
+        self._settings(ts, rtol, atol, sensitivity=method)
+        self.model.setParameters(self.base)
+        edata = self.amici.ExpData(self.model)
+        edata.setObservedData(list(map(float, obs)))
+        edata.setObservedDataStdDev([1.0] * len(obs))
+        rdata = self._check(self.amici.runAmiciSimulation(self.model, self.solver, edata))
+        return -2.0 * np.asarray(rdata.sllh)  # llh = -SSE/2 + const for sigma = 1
+
+
+# ----------------------------------------------------------------------------- the request loop
+class Worker:
+    def __init__(self):
+        self.tools, self.sbml = {}, None
+
+    def hello(self, _):
+        peers = {}
+        for name in ("roadrunner", "amici", "antimony"):
+            version, error = _version(name)
+            peers[name] = {"version": version, "error": error}
+        return {"python": sys.version.split()[0], "executable": sys.executable, "peers": peers,
+                "openmp": self._openmp()}
+
+    @staticmethod
+    def _openmp():
+        try:
+            import amici
+
+            return bool(amici.compiledWithOpenMP())
+        except Exception:
+            return None
+
+    def prepare(self, req):
+        tool = req["tool"]
+        if tool not in self.tools:
+            if self.sbml is None:
+                self.sbml = sbml_text()
+            cls = {"roadrunner": RoadRunnerTool, "amici": AmiciTool}[tool]
+            self.tools[tool] = cls(self.sbml)
+        t = self.tools[tool]
+        return {"seconds": getattr(t, "load_seconds", None) or getattr(t, "compile_seconds", None)}
+
+    def simulate(self, req):
+        tool = self.tools[req["tool"]]
+        ts = np.asarray(req["ts"])
+        walls, cpus, y = timed(lambda: tool.simulate(ts, req["params"], req["rtol"], req["atol"]), req["repeats"])
+        return {"wall": walls, "cpu": cpus, "y": np.asarray(y).tolist()}
+
+    def population(self, req):
+        ts, pop = np.asarray(req["ts"]), req["pop"]
+        n = len(next(iter(pop.values())))
+        rows = [{k: v[i] for k, v in pop.items()} for i in range(n)]
+        tool, workers = req["tool"], req["workers"]
+        if tool == "roadrunner" and workers > 1:
+            return self._roadrunner_processes(ts, rows, req, workers)
+        t = self.tools[tool]
+        if tool == "roadrunner":
+            run = lambda: np.asarray([t.simulate(ts, row, req["rtol"], req["atol"]) for row in rows])  # noqa: E731
+        else:
+            run = lambda: t.population(ts, rows, req["rtol"], req["atol"], workers)  # noqa: E731
+        walls, cpus, ys = timed(run, 1)
+        return {"wall": walls[0], "cpu": cpus[0], "y_check": ys[: req["check"]].tolist(),
+                "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+
+    def _roadrunner_processes(self, ts, rows, req, workers):
+        """libRoadRunner in ``workers`` processes (each loads the model once, outside the timing)."""
+        if self.sbml is None:
+            self.sbml = sbml_text()
+        chunks = [rows[i::workers * 8] for i in range(workers * 8)]
+        with multiprocessing.get_context("fork").Pool(workers, _pool_init, (self.sbml,)) as pool:
+            pool.map(_pool_chunk, [(ts, rows[:1], req["rtol"], req["atol"])] * workers)  # warm every process
+            t = time.perf_counter()
+            results = pool.map(_pool_chunk, [(ts, c, req["rtol"], req["atol"]) for c in chunks])
+            wall = time.perf_counter() - t
+        ys = np.empty((len(rows), len(ts), 4))
+        for i, (y, _) in enumerate(results):
+            ys[i::workers * 8] = y
+        return {"wall": wall, "cpu": sum(c for _, c in results), "y_check": ys[: req["check"]].tolist(),
+                "rss_gib": None}
+
+    def gradient(self, req):
+        tool = self.tools[req["tool"]]
+        obs = np.asarray(req["obs"])
+        walls, cpus, g = timed(lambda: tool.gradient(obs, req["rtol"], req["atol"], req["method"]), req["repeats"])
+        return {"wall": walls, "cpu": cpus, "grad": np.asarray(g).tolist()}
+
+
+def main():
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything the peers print goes to stderr, never into the answers
+    sys.stdout = sys.stderr
+    MODEL_DIR.mkdir(exist_ok=True)
+    worker = Worker()
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["op"] == "quit":
+            break
+        try:
+            answer = getattr(worker, req["op"])(req)
+        except Exception as error:
+            traceback.print_exc()
+            answer = {"error": f"{type(error).__name__}: {error}".splitlines()[0][:200]}
+        channel.write(json.dumps(answer) + "\n")
+
+
+if __name__ == "__main__":
+    main()
