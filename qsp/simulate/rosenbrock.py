@@ -575,7 +575,8 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
         if with_outputs and dense_output:
             # a rejected step fills nothing; outputs at an event's time report the state after
             # it, so the step cut at an event fills only those strictly before
-            t_reach = jnp.where(accept, jnp.where(fired, jnp.nextafter(t_new, -jnp.inf), t_new), -jnp.inf)
+            t_stop = _sg(t_new)  # (nextafter has no derivative rule; the fill bound needs none)
+            t_reach = jnp.where(accept, jnp.where(fired, jnp.nextafter(t_stop, -jnp.inf), t_stop), -jnp.inf)
             out, j = _fill_window(outputs, out, j, t, h, t_reach, lambda theta: interpolate(dense, theta))
         elif with_outputs:
             jc = jnp.minimum(j, ts.shape[0] - 1)
