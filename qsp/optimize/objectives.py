@@ -51,8 +51,8 @@ class Objective(eqx.Module):
         """State name → integrand (sympy, in the model's symbols and this objective's parameters)."""
         return {}
 
-    def parameter_values(self) -> dict:
-        """Parameter name → value, for the parameters that :meth:`integrands` uses."""
+    def parameter_values(self, compiled) -> dict:
+        """Parameter name → value, for the parameters that :meth:`integrands` adds to ``compiled``'s model."""
         return {}
 
     def times(self) -> list:
@@ -172,7 +172,7 @@ class TimeInWindow(Objective):
         inside = 1 / (1 + sp.exp(-(y - low) / (s * low))) / (1 + sp.exp(-(high - y) / (s * high)))
         return {f"{self.key}_inside": inside}
 
-    def parameter_values(self):
+    def parameter_values(self, compiled):
         return {k: float(v) for k, v in self._parameters().items()}
 
     def times(self):
@@ -290,6 +290,12 @@ class RhythmAlignment(Objective):
         y = compiled.output_expression(self.output)
         return {f"{self.key}_weighted": y * self.activity, f"{self.key}_weight": self.activity}
 
+    def parameter_values(self, compiled):
+        # parameters of the activity that the model lacks (cosine_rhythm's): their values are data, set on
+        # every call, so a cached augmented model never carries a stale default
+        return {x.name: float(x.value) for x in self.activity.free_symbols
+                if isinstance(x, Parameter) and x.name not in compiled.parameter_names}
+
     def times(self):
         return _span(self.start, self.end)
 
@@ -298,14 +304,24 @@ class RhythmAlignment(Objective):
         return -weighted / _between(sol, f"{self.key}_weight", self.start, self.end)
 
 
-def cosine_rhythm(peak: float, period: float = 24.0, amplitude: float = 1.0) -> sp.Expr:
+def cosine_rhythm(peak: float, period: float = 24.0, amplitude: float = 1.0, *, name: str = "rhythm",
+                  time_unit: str | None = "h") -> sp.Expr:
     r"""A disease-activity rhythm :math:`1 + A\cos(2\pi(t - t_{peak})/P)` as a sympy expression of ``qsp.time``.
+
+    Peak, period and amplitude are parameters (``{name}_peak``, ``{name}_period`` in
+    ``time_unit``, ``{name}_amplitude`` dimensionless), so the expression passes the unit
+    check of a model with units, and ``params={"rhythm_peak": 6.0}`` moves the peak without
+    recompiling. (The ``cosinor`` block of :mod:`qsp.blocks` gives the same rhythm as part of a
+    model.)
 
     Example:
         >>> cosine_rhythm(8.0)
-        cos(pi*(t - 8.0)/12) + 1
+        rhythm_amplitude*cos(2*pi*(-rhythm_peak + t)/rhythm_period) + 1
     """
-    return 1 + amplitude * sp.cos(2 * sp.pi * (model_time - float(peak)) / float(period))
+    peak_p = Parameter(f"{name}_peak", float(peak), unit=time_unit)
+    period_p = Parameter(f"{name}_period", float(period), unit=time_unit)
+    amplitude_p = Parameter(f"{name}_amplitude", float(amplitude), unit=None if time_unit is None else "1")
+    return 1 + amplitude_p * sp.cos(2 * sp.pi * (model_time - peak_p) / period_p)
 
 
 def rhythm_alignment(output: str, activity: sp.Expr, *, start=None, end=None) -> RhythmAlignment:

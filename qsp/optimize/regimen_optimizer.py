@@ -114,8 +114,8 @@ def optimize_regimen(compiled: CompiledModel, regimen, objective, *, times=None,
     feasible = feasible_map(dec, doses, time_range=(start, float(ts[-1])), bounds=bounds, clock_hours=clock_hours,
                             min_interval=min_interval, max_daily=max_daily, day=day, clock_at_zero=clock_at_zero)
     model = with_integrals(compiled, loss)
-    values = {k: v for leaf in loss.leaves() for k, v in leaf.parameter_values().items()}
-    problem = Problem(model, model.parameter_vector({**dict(params or {}), **values}), jnp.asarray(ts), doses, dec,
+    values = {k: v for leaf in loss.leaves() for k, v in leaf.parameter_values(compiled).items()}
+    problem = Problem(model, model.parameter_vector({**values, **dict(params or {})}), jnp.asarray(ts), doses, dec,
                       feasible, loss, tuple(sorted(options.items())))
 
     # starts: the given regimen (moved inside F), then random points of F
@@ -153,5 +153,5 @@ def optimize_regimen(compiled: CompiledModel, regimen, objective, *, times=None,
 
 def _concrete(regimen):
     """The regimen with plain floats (not JAX scalars) in its records."""
-    return DoseNumbers.from_regimen(regimen).with_numbers(
-        **{f: np.asarray(v, np.float64) for f, v in DoseNumbers.from_regimen(regimen).numbers.items()}).regimen()
+    doses = DoseNumbers.from_regimen(regimen)
+    return doses.with_numbers(**{f: np.asarray(v, np.float64) for f, v in doses.numbers.items()}).regimen()
