@@ -83,7 +83,8 @@ def chrono():
     gut = qsp.Species("gut", qsp.Compartment("gi", volume=1.0))
     A = qsp.Species("A", qsp.Compartment("central", volume=Vp))
     Ce = qsp.Variable("Ce", initial=0.0)
-    model = qsp.Model("chrono", reactions=[qsp.Reaction([gut], [A], rate=ka * gut), qsp.Reaction([A], [], rate=CLp * A)],
+    reactions = [qsp.Reaction([gut], [A], rate=ka * gut), qsp.Reaction([A], [], rate=CLp * A)]
+    model = qsp.Model("chrono", reactions=reactions,
                       rules=[qsp.RateRule(Ce, ke0 * (A - Ce))], observables={"E": Ce})
     return qsp.compile(model), gut, p
 

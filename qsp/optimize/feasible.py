@@ -242,8 +242,8 @@ def feasible_map(decision: Decision, doses: DoseNumbers, *, time_range, bounds=N
             slack = t_base[j] - t_base[i] - gap  # x_a - x_b <= t_j - t_i - gap
             if a == b:
                 if slack < -1e-12:
-                    raise DosingError(f"doses {i + 1} and {j + 1} are {t_base[j] - t_base[i]:g} apart and move together "
-                                      f"(or not at all): they can never be min_interval={gap:g} apart.")
+                    raise DosingError(f"doses {i + 1} and {j + 1} are {t_base[j] - t_base[i]:g} apart and move "
+                                      f"together (or not at all): they can never be min_interval={gap:g} apart.")
                 continue
             w[b, a] = min(w[b, a], slack)
     dist = _closure(w)

@@ -78,13 +78,14 @@ def optimize_regimen(compiled: CompiledModel, regimen, objective, *, times=None,
 
     Example:
         >>> import qsp, numpy as np
+        >>> from qsp.optimize import target_auc
         >>> V, CL = qsp.Parameter("V", 30.0), qsp.Parameter("CL", 3.0)
         >>> A = qsp.Species("A", qsp.Compartment("central", volume=V))
         >>> cm = qsp.compile(qsp.Model("pk1", reactions=[qsp.Reaction([A], [], rate=CL * A)], observables={"C": A}))
         >>> start = qsp.Regimen([qsp.Bolus(A, amount=100.0, time=0.0)])
         >>> # the dose whose AUC over 0-48 h is 50 mg·h/L: D = CL · AUC / (1 - exp(-k 48))
         >>> best = optimize_regimen(cm, start, target_auc("C", 50.0, start=0.0, end=48.0), multistart=1)
-        >>> round(float(best.regimen.doses()[0].amount) * (1 - np.exp(-0.1 * 48)) / 3.0 / 50.0, 6)
+        >>> round(float(best.regimen.doses()[0].amount * (1 - np.exp(-0.1 * 48)) / 3.0 / 50.0), 6)
         1.0
     """
     if not isinstance(compiled, CompiledModel):
