@@ -277,3 +277,22 @@ def test_clock_windows_and_strengths():
     np.testing.assert_array_equal(achievable_amounts([40.0, 100.0], 200.0), [0, 40, 80, 100, 120, 140, 160, 180, 200])
     out = round_amounts(np.array([230.0, 260.0]), np.array([[1.0, 1.0]]), np.array([480.0]), 0.0, np.inf, [40.0, 100.0])
     assert out.sum() <= 480.0 and set(out) <= {200.0, 220.0, 240.0, 260.0, 280.0}
+
+
+def test_front_door_errors(pk1):
+    """Bad requests fail before anything is compiled, naming the problem."""
+    compiled, A = pk1
+    regimen = qsp.Regimen([qsp.Bolus(A, amount=100.0, time=0.0)])
+    auc = target_auc("C", 50.0, start=0.0, end=24.0)
+    with pytest.raises(qsp.DosingError, match="not callable"):
+        qsp.optimize_regimen(compiled, regimen, 42)
+    with pytest.raises(qsp.DosingError, match="times= is needed"):
+        qsp.optimize_regimen(compiled, regimen, lambda sol: sol["C"][-1])
+    with pytest.raises(qsp.DosingError, match="strengths"):
+        qsp.optimize_regimen(compiled, regimen, auc, decision={"time": "each"}, strengths=[50.0])
+    with pytest.raises(qsp.DosingError, match="multistart"):
+        qsp.optimize_regimen(compiled, regimen, auc, multistart=0)
+    with pytest.raises(qsp.DosingError, match="adjoint"):
+        qsp.optimize_regimen(compiled, regimen, auc, adjoint="reverse")
+    with pytest.raises(qsp.DosingError, match="no doses"):
+        qsp.optimize_regimen(compiled, qsp.Regimen([]), auc)

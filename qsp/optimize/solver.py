@@ -125,7 +125,7 @@ def bfgs(problem: Problem, z0, *, tol: float, max_steps: int) -> Run:
     while steps < max_steps and not done:
         try:
             y, state, done, ok = _step(solver, problem, y, state)
-        except Exception as err:  # eqx.error_if inside simulate: the ODE solve failed at this point
+        except eqx.EquinoxRuntimeError as err:  # eqx.error_if inside simulate: the ODE solve failed here
             raise SolverError(f"the simulation failed during optimisation, at step {steps + 1} from start "
                               f"{np.asarray(z0).round(3).tolist()}: {err}. Narrow the bounds, or pass simulate "
                               "options (rtol=, solver_max_steps=) to qsp.optimize_regimen.") from None
