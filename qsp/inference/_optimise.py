@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optimistix as optx
 
-from .likelihood import Batch, Problem
+from .problem import Batch, Problem
 
 
 def _minimise(problem: Problem, rows: Batch, u0, method: str, max_steps: int, rtol: float, atol: float):

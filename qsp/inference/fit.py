@@ -17,14 +17,15 @@ import numpy as np
 
 from ..errors import ModelError, QSPError
 from . import _optimise
-from .likelihood import build, take
+from ._assemble import build
+from .problem import take
 from .priors import PopulationPrior
 from .result import FitResult, FitResults
 
 __all__ = ["fit"]
 
 
-def _free_parameters(estimate, prior, error_values) -> tuple[tuple, dict]:
+def _free_parameters(estimate, prior) -> tuple[tuple, dict]:
     if estimate is None:
         if prior is None:
             raise ModelError("say which parameters to estimate: qsp.fit(..., estimate=['CL', 'V']) (or give a "
@@ -105,7 +106,7 @@ def fit(compiled, data, estimate: Sequence[str] | Mapping[str, float] | None = N
         raise ModelError(f"method={method!r}; use 'bfgs' or 'lm'.")
     if int(n_starts) < 1:
         raise ModelError(f"n_starts={n_starts}; give at least 1.")
-    names, initial = _free_parameters(estimate, prior, None)
+    names, initial = _free_parameters(estimate, prior)
     problem, batch, subjects, info = build(
         compiled, data, output=output, error=error, params=params, regimen=regimen, covariates=covariates,
         free=names, transforms=transforms, prior=prior, solver=solver, rtol=sim_rtol, atol=sim_atol,

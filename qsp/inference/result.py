@@ -116,7 +116,8 @@ class FitResult:
             params.append(p)
         log_lik = float(np.sum(terms))
         return cls(
-            names=tuple(names), estimates=dict(zip(names, theta.tolist())), standard_errors=dict(zip(names, se.tolist())),
+            names=tuple(names), estimates=dict(zip(names, theta.tolist())),
+            standard_errors=dict(zip(names, se.tolist())),
             covariance=cov, internal=u, internal_covariance=cov_u, objective=float(out["objective"]),
             log_likelihood=log_lik, neg_log_prior=float(out["prior"]), n_observations=n_obs,
             converged=bool(out["converged"]), n_steps=int(out["steps"]), gradient=np.asarray(out["gradient"]),
