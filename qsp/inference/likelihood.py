@@ -13,9 +13,9 @@ second sum the M3 term of samples below their limit of quantification ``L``. A M
 objective adds the population prior's negative log-density (:mod:`qsp.inference.priors`).
 
 :class:`Likelihood` is an ``equinox.Module``: ``lik(params)`` is a pure JAX function of the
-parameter values, so ``jax.jit``, ``jax.grad`` and ``jax.hessian``-style ``jacfwd`` work, and
+parameter values, so ``jax.jit``, ``jax.jacfwd`` and ``jacfwd(jacfwd(...))`` Hessians work, and
 new parameter values (or new data of the same shape) never recompile. Subjects are padded to
-one shape and simulated under ``vmap``.
+one shape and simulated under ``vmap`` (one subject: no ``vmap``, which compiles faster).
 """
 
 from __future__ import annotations
@@ -40,10 +40,12 @@ class Likelihood(eqx.Module):
     ``lik(params)`` takes a mapping name -> value over model parameters and error
     parameters (any subset: the others keep the model's values, ``params=`` and each
     subject's covariates) and returns :math:`-\\log L`, summed over subjects, with every
-    constant (:math:`\\tfrac12\\log 2\\pi` per observation). It is pure JAX: jit it, take
-    ``jax.grad`` (reverse mode works only with ``adjoint``-capable solvers; ``jax.jacfwd`` is
-    the natural choice for a handful of parameters) and evaluate it at new values without
-    recompiling. :meth:`per_subject` and :meth:`terms` give the pieces.
+    constant (:math:`\\tfrac12\\log 2\\pi` per observation). It is pure JAX: jit it
+    (``jax.jit(lambda lik, p: lik(p))`` traces the data and the values, so new values and new
+    data of the same shapes never recompile), differentiate it with ``jax.jacfwd`` (its
+    simulations are set up for forward mode, the cheaper mode for a handful of parameters;
+    ``jax.grad`` is not available), and evaluate it eagerly too. :meth:`per_subject` and
+    :meth:`terms` give the pieces.
 
     Args:
         compiled: from :func:`qsp.compile`.
