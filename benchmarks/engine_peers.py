@@ -103,30 +103,33 @@ def _pool_chunk(job):
 
 # ----------------------------------------------------------------------------- AMICI (CVODES)
 class AmiciTool:
-    """AMICI's C++ model (CVODES, BDF with Newton and its dense solver, AMICI's defaults
-    otherwise); the observable ``obs_Lc`` with sigma 1 gives T3's loss as -2 (llh + const)."""
+    """AMICI 1.x's C++ model (CVODES: BDF with Newton and a dense linear solver, AMICI's
+    defaults otherwise); the observable ``obs_Lc`` with sigma 1 gives T3's loss as
+    SSE = -2 llh + const, so its gradient is -2 sllh."""
 
     def __init__(self, sbml):
         import amici
+        from amici.sim import sundials
 
-        self.amici = amici
+        self.amici, self.sim = amici, sundials
         digest = hashlib.sha1((sbml + amici.__version__).encode()).hexdigest()[:10]
         name = f"tmdd_2cmt_{digest}"
         out = MODEL_DIR / name
         t = time.perf_counter()
         if not (out / ".complete").exists():
             importer = amici.SbmlImporter(sbml, from_file=False)
-            importer.sbml2amici(name, str(out), observables={"obs_Lc": {"formula": "Lc"}}, verbose=False)
+            importer.sbml2amici(name, str(out), observation_model=[amici.MeasurementChannel("obs_Lc", formula="Lc")],
+                                verbose=False)
             (out / ".complete").write_text("ok")
         self.compile_seconds = time.perf_counter() - t
         module = amici.import_model_module(name, str(out))
-        self.model = module.getModel()
-        self.model.setParameterScale(amici.ParameterScaling.none)
-        ids = list(self.model.getParameterIds())
+        self.model = module.get_model()
+        self.model.set_parameter_scale(sundials.ParameterScaling.none)
+        ids = list(self.model.get_free_parameter_ids())
         self.index = {k: ids.index(k) for k in ep.NAMES}
-        self.model.setParameterList([self.index[k] for k in ep.NAMES])
-        self.base = np.array(self.model.getParameters())
-        self.solver = self.model.getSolver()
+        self.model.set_parameter_list([self.index[k] for k in ep.NAMES])
+        self.base = np.array(self.model.get_free_parameters())
+        self.solver = self.model.create_solver()
 
     def _parameters(self, params):
         values = self.base.copy()
@@ -135,46 +138,135 @@ class AmiciTool:
         return values
 
     def _settings(self, ts, rtol, atol, sensitivity=None):
-        amici, solver = self.amici, self.solver
-        self.model.setTimepoints(list(map(float, ts)))
-        solver.setRelativeTolerance(rtol)
-        solver.setAbsoluteTolerance(atol)
+        sim, solver = self.sim, self.solver
+        self.model.set_timepoints(list(map(float, ts)))
+        solver.set_relative_tolerance(rtol)
+        solver.set_absolute_tolerance(atol)
         if sensitivity is None:
-            solver.setSensitivityOrder(amici.SensitivityOrder.none)
+            solver.set_sensitivity_order(sim.SensitivityOrder.none)
         else:
-            solver.setSensitivityOrder(amici.SensitivityOrder.first)
-            solver.setSensitivityMethod({"forward": amici.SensitivityMethod.forward,
-                                         "adjoint": amici.SensitivityMethod.adjoint}[sensitivity])
+            solver.set_sensitivity_order(sim.SensitivityOrder.first)
+            solver.set_sensitivity_method({"forward": sim.SensitivityMethod.forward,
+                                           "adjoint": sim.SensitivityMethod.adjoint}[sensitivity])
+            # the sensitivities get the same tolerances as the states
+            solver.set_relative_tolerance_fsa(rtol)
+            solver.set_absolute_tolerance_fsa(atol)
+            solver.set_relative_tolerance_b(rtol)
+            solver.set_absolute_tolerance_b(atol)
+            solver.set_relative_tolerance_quadratures(rtol)
+            solver.set_absolute_tolerance_quadratures(atol)
 
     def _check(self, rdata):
-        if rdata.status != self.amici.AMICI_SUCCESS:
-            raise RuntimeError(f"AMICI status {rdata.status}")
+        if rdata.status != self.sim.AMICI_SUCCESS:
+            raise RuntimeError(f"AMICI status {self.sim.simulation_status_to_str(rdata.status)}")
         return rdata
 
     def simulate(self, ts, params, rtol, atol):
         self._settings(ts, rtol, atol)
-        self.model.setParameters(self._parameters(params))
-        return np.asarray(self._check(self.amici.runAmiciSimulation(self.model, self.solver)).x)
+        self.model.set_free_parameters(self._parameters(params))
+        return np.asarray(self._check(self.sim.run_simulation(self.model, self.solver)).x)
 
     def population(self, ts, rows, rtol, atol, threads):
         self._settings(ts, rtol, atol)
         edatas = []
         for row in rows:
-            edata = self.amici.ExpData(self.model)
-            edata.parameters = self._parameters(row)
+            edata = self.sim.ExpData(self.model)
+            edata.free_parameters = self._parameters(row)
             edatas.append(edata)
-        rdatas = self.amici.runAmiciSimulations(self.model, self.solver, edatas, num_threads=threads)
+        rdatas = self.sim.run_simulations(self.model, self.solver, edatas, num_threads=threads)
         return np.asarray([self._check(r).x for r in rdatas])
 
     def gradient(self, obs, rtol, atol, method):
         ts = ep.observation_times()
         self._settings(ts, rtol, atol, sensitivity=method)
-        self.model.setParameters(self.base)
-        edata = self.amici.ExpData(self.model)
-        edata.setObservedData(list(map(float, obs)))
-        edata.setObservedDataStdDev([1.0] * len(obs))
-        rdata = self._check(self.amici.runAmiciSimulation(self.model, self.solver, edata))
+        self.model.set_free_parameters(self.base)
+        edata = self.sim.ExpData(self.model)
+        edata.set_measurements(list(map(float, obs)))
+        edata.set_noise_scales([1.0] * len(obs))
+        rdata = self._check(self.sim.run_simulation(self.model, self.solver, edata))
         return -2.0 * np.asarray(rdata.sllh)  # llh = -SSE/2 + const for sigma = 1
+
+
+class AmiciJaxTool:
+    """AMICI 1.x's JAX export (``SbmlImporter(..., jax=True).sbml2jax``): the model as an equinox
+    module simulated by diffrax inside AMICI's ``simulate_condition`` (Kvaerno5 with a
+    ``PIDController``, as in AMICI's JAX examples; events by diffrax root finding)."""
+
+    def __init__(self, sbml):
+        import amici
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        digest = hashlib.sha1((sbml + amici.__version__).encode()).hexdigest()[:10]
+        name = f"tmdd_2cmt_jax_{digest}"
+        out = MODEL_DIR / name
+        t = time.perf_counter()
+        if not (out / ".complete").exists():
+            importer = amici.SbmlImporter(sbml, from_file=False, jax=True)
+            importer.sbml2jax(name, str(out), observation_model=[amici.MeasurementChannel("obs_Lc", formula="Lc")])
+            (out / ".complete").write_text("ok")
+        self.compile_seconds = time.perf_counter() - t
+        self.model = amici.import_model_module(name, str(MODEL_DIR)).Model()
+        ids = list(self.model.parameter_ids)
+        self.base = np.array(self.model.parameters)
+        self.index = {k: ids.index(k) for k in ep.NAMES}
+        self.cache = {}
+
+    def _function(self, ts, rtol, atol, kind):
+        key = (tuple(ts), rtol, atol, kind)
+        if key in self.cache:
+            return self.cache[key]
+        import diffrax
+        import jax
+        import jax.numpy as jnp
+        import optimistix as optx
+        from amici.sim.jax.model import ReturnValue
+
+        ts_j = jnp.asarray(ts)
+        nt = ts_j.shape[0]
+        adjoint = diffrax.RecursiveCheckpointAdjoint()
+
+        def run(p, my, ret):
+            return self.model.simulate_condition(
+                p, ts_j, jnp.zeros(0), my, jnp.zeros(nt, int), jnp.zeros(nt, int), jnp.zeros((nt, 0)),
+                jnp.zeros((nt, 0)), diffrax.Kvaerno5(), diffrax.PIDController(rtol=rtol, atol=atol),
+                optx.Newton(rtol=1e-8, atol=1e-8), adjoint, diffrax.steady_state_event(), 10_000, ret=ret)[0]
+
+        zeros = jnp.zeros(nt)
+        if kind == "x":
+            f = jax.jit(lambda p: run(p, zeros, ReturnValue.x))
+        elif kind == "population":
+            f = jax.jit(jax.vmap(lambda p: run(p, zeros, ReturnValue.x)))
+        else:  # the gradient of SSE = -2 llh + const (sigma 1) w.r.t. the 9 model parameters
+            f = jax.jit(jax.grad(lambda p, my: -2.0 * run(p, my, ReturnValue.llh)))
+        self.cache[key] = f
+        return f
+
+    def _parameters(self, params):
+        values = self.base.copy()
+        for k, v in params.items():
+            values[self.index[k]] = v
+        return values
+
+    def simulate(self, ts, params, rtol, atol):
+        import jax
+
+        f = self._function(ts, rtol, atol, "x")
+        return np.asarray(jax.block_until_ready(f(self._parameters(params))))
+
+    def population(self, ts, rows, rtol, atol, threads):
+        import jax
+
+        f = self._function(ts, rtol, atol, "population")
+        P = np.stack([self._parameters(row) for row in rows])
+        return np.asarray(jax.block_until_ready(f(P)))
+
+    def gradient(self, obs, rtol, atol, method):
+        import jax
+
+        f = self._function(ep.observation_times(), rtol, atol, "gradient")
+        g = np.asarray(jax.block_until_ready(f(self.base, np.asarray(obs))))
+        return g[[self.index[k] for k in ep.NAMES]]
 
 
 # ----------------------------------------------------------------------------- the request loop
@@ -184,7 +276,7 @@ class Worker:
 
     def hello(self, _):
         peers = {}
-        for name in ("roadrunner", "amici", "antimony"):
+        for name in ("roadrunner", "amici", "amici.sim.jax", "antimony"):
             version, error = _version(name)
             peers[name] = {"version": version, "error": error}
         return {"python": sys.version.split()[0], "executable": sys.executable, "peers": peers,
@@ -193,9 +285,9 @@ class Worker:
     @staticmethod
     def _openmp():
         try:
-            import amici
+            from amici.sim import sundials
 
-            return bool(amici.compiledWithOpenMP())
+            return bool(sundials.compiled_with_openmp())
         except Exception:
             return None
 
@@ -204,7 +296,7 @@ class Worker:
         if tool not in self.tools:
             if self.sbml is None:
                 self.sbml = sbml_text()
-            cls = {"roadrunner": RoadRunnerTool, "amici": AmiciTool}[tool]
+            cls = {"roadrunner": RoadRunnerTool, "amici": AmiciTool, "amici-jax": AmiciJaxTool}[tool]
             self.tools[tool] = cls(self.sbml)
         t = self.tools[tool]
         return {"seconds": getattr(t, "load_seconds", None) or getattr(t, "compile_seconds", None)}

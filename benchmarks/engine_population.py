@@ -37,6 +37,8 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=1024)
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2))
     parser.add_argument("--check", type=int, default=20)
+    parser.add_argument("--adjoint", default="reverse", choices=("reverse", "forward"),
+                        help="qsp's adjoint option (the default 'reverse' runs a checkpointed loop)")
     args = parser.parse_args(argv)
     if args.workers > 1:
         flags = os.environ.get("XLA_FLAGS", "")
@@ -59,19 +61,20 @@ def main(argv=None):
     def run(part, device):
         with jax.default_device(device):
             sol = qsp.simulate_population(compiled, ts, params=part, regimen=regimen, rtol=1e-6, atol=1e-8,
-                                          chunk_size=args.chunk, progress=False)
+                                          chunk_size=args.chunk, progress=False, adjoint=args.adjoint)
             return jax.block_until_ready(eq.concentrations(sol))
 
     def share(lo, hi):
         return {k: v[lo:hi] for k, v in pop.items() if k in ep.POPULATION_PARAMS}
 
-    # first call on every device (compilation), on one chunk's worth of patients
+    bounds = np.linspace(0, args.patients, args.workers + 1).astype(int)
+    # first call on every device (compilation), with the batch shape its share will use
+    # (simulate_population's chunk is min(chunk_size, patients))
     t = time.perf_counter()
-    for device in devices:
-        run(share(0, min(args.chunk, args.patients)), device)
+    for i, device in enumerate(devices):
+        run(share(bounds[i], bounds[i] + min(args.chunk, bounds[i + 1] - bounds[i])), device)
     first = time.perf_counter() - t
 
-    bounds = np.linspace(0, args.patients, args.workers + 1).astype(int)
     results = [None] * args.workers
 
     def work(i):

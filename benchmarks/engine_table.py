@@ -112,21 +112,21 @@ def targets(rows) -> list[str]:
                        f"accuracy {verdict(q.error_vs_ref <= rr.error_vs_ref)}")
         elif q:
             out.append(f"* {group}: qsp jit {_time(q.wall)}; libRoadRunner not measured")
-    q2 = _find(rows, "T2", "qsp", "2 cores")
-    if q2:
+    for q2 in [r for r in rows if r.task == "T2" and r.tool == "qsp" and "2 cores" in r.setting and r.wall]:
         rate = q2.subjects / q2.wall
         rss = q2.rss_gib if q2.rss_gib is not None else float("nan")
-        out.append(f"* T2: qsp on 2 cores {rate:,.0f} patients/s (>= {TARGET_T2_RATE:,.0f}), peak RSS {rss:.2f} GiB "
+        out.append(f"* T2 ({q2.setting}): {rate:,.0f} patients/s (>= {TARGET_T2_RATE:,.0f}), peak RSS {rss:.2f} GiB "
                    f"(< {TARGET_T2_RSS_GIB:g}): {verdict(rate >= TARGET_T2_RATE and rss < TARGET_T2_RSS_GIB)}; "
-                   f"{q2.subjects / q2.cpu:,.0f} patients per CPU-second")
+                   f"{q2.subjects / q2.cpu:,.0f} patients per CPU-second, so about {2 * q2.subjects / q2.cpu:,.0f}/s "
+                   "on two idle cores")
     t3 = [r for r in rows if r.task == "T3" and r.tool.startswith("qsp") and r.wall is not None]
     if t3:
         best = min(t3, key=lambda r: r.wall)
         ok_err = best.error_vs_ref <= TARGET_T3_ERR
         out.append(f"* T3: fastest qsp gradient ({best.tool}) {_time(best.wall)} wall, {_time(best.cpu)} CPU "
                    f"(<= {TARGET_T3_MS:g} ms): {verdict(best.wall * 1e3 <= TARGET_T3_MS)} on wall time, "
-                   f"{verdict(best.cpu * 1e3 <= TARGET_T3_MS)} on CPU time; error {best.error_vs_ref:.1e} vs finite "
-                   f"differences (<= {TARGET_T3_ERR:g}): {verdict(ok_err)}")
+                   f"{verdict(best.cpu * 1e3 <= TARGET_T3_MS)} on CPU time; error {best.error_vs_ref:.1e} vs the "
+                   f"sensitivity oracle (<= {TARGET_T3_ERR:g}): {verdict(ok_err)}")
     q4 = _find(rows, "T4", "qsp jit", "defaults")
     if q4:
         rr = _find(rows, "T4", "libRoadRunner")

@@ -53,10 +53,13 @@ status() {  # name, exit code: one line per peer in $VENV/peers-status.txt
     # AMICI with its JAX export (the extra pulls jax, diffrax and equinox into this venv only)
     $PIP install -v "amici[jax]" >>"$LOG" 2>&1 || $PIP install -v amici >>"$LOG" 2>&1
     status amici $?
+    # AMICI's JAX simulation module imports petab
+    $PIP install -q petab >>"$LOG" 2>&1
+    status "petab (for AMICI's JAX export)" $?
 } | tee "$VENV/peers-status.txt"
 "$VENV/bin/python" - <<'EOF' | tee -a "$VENV/peers-status.txt"
 import importlib
-for name in ("roadrunner", "antimony", "libsbml", "amici", "jax", "diffrax"):
+for name in ("roadrunner", "antimony", "libsbml", "amici", "amici.sim.jax", "jax", "diffrax"):
     try:
         module = importlib.import_module(name)
         print(name, getattr(module, "__version__", "?"))
