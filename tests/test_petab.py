@@ -319,7 +319,7 @@ def _replace_line(text, old, new):
     ("conditions.tsv", "conditionName\tksyn\tA\tB", "conditionName\tksyn\tA\tZ", PetabError,
      ("conditions.tsv", 2, "Z"), "'Z' is not a parameter, species or compartment"),
     ("conditions.tsv", "conditionName\tksyn\tA\tB", "conditionName\tksyn\tA\tc", PetabError,
-     ("conditions.tsv", 2, "c"), "compartment 'c'"),
+     ("conditions.tsv", 4, "c"), "compartment 'c'"),  # NaN rows keep the size; c_dose's 3 is refused
     ("conditions.tsv", "before\tksyn_pre", "before\tnowhere", PetabError,
      ("conditions.tsv", 3, "ksyn"), "'nowhere', which is not in the parameter table"),
 ])
@@ -331,6 +331,25 @@ def test_table_refusals(tmp_path, file, old, new, error, where, message):
         read_petab(path)
     assert (err.value.file, err.value.row, err.value.column) == where
     assert message in str(err.value)
+
+
+def test_model_refusals(tmp_path):
+    # a state set by a rate rule cannot be started from a preequilibrated state (no way to
+    # hand it to qsp.simulate yet): refused, not silently reset to its initial value
+    with_rate_rule = SBML.replace('<parameter id="kb" value="0.3" constant="true"/>',
+                                  '<parameter id="kb" value="0.3" constant="true"/>'
+                                  '<parameter id="p" value="0" constant="false"/>').replace(
+        "</listOfInitialAssignments>",
+        f'</listOfInitialAssignments><listOfRules><rateRule variable="p">{_math("<cn> 1 </cn>")}</rateRule>'
+        "</listOfRules>")
+    with pytest.raises(PetabError, match="states set by rate rules"):
+        read_petab(write_problem(tmp_path / "rate", **{"model.xml": with_rate_rule}))
+    constant = SBML.replace("</listOfSpecies>", '<species id="E" compartment="c" initialConcentration="1" '
+                            'hasOnlySubstanceUnits="false" boundaryCondition="false" constant="true"/></listOfSpecies>')
+    with pytest.raises(PetabError, match="constant species 'E'") as err:
+        read_petab(write_problem(tmp_path / "constant", **{"model.xml": constant, "conditions.tsv": CONDITIONS.replace(
+            "\tB\n", "\tE\n")}))
+    assert (err.value.file, err.value.row, err.value.column) == ("conditions.tsv", 4, "E")
 
 
 def test_yaml_refusals(tmp_path):
@@ -400,3 +419,14 @@ def test_benchmark_gradient(reference_dir, name):
     # central differences on log10-scaled parameters; rtol 1e-4 relative to the largest
     # component covers truncation (~1e-10) and the integration's noise at rtol 1e-8
     np.testing.assert_allclose(np.asarray(grad), fd, rtol=1e-4, atol=1e-4 * np.max(np.abs(fd)))
+
+
+@pytest.mark.slow
+def test_steady_state_not_reached_is_infinite(tmp_path):
+    # integrated only to t = 0.5 (kdeg = 0.5): the preequilibration and the inf measurement
+    # are far from steady state, so the likelihood is refused (+inf) and the experiments named
+    problem = read_petab(write_problem(tmp_path), steady_state_time=0.5)
+    assert float(problem.neg_log_likelihood(problem.nominal_theta())) == math.inf
+    table = problem.simulate()
+    reached = table.groupby(["preequilibrationConditionId", "simulationConditionId"]).steady_state_reached.all()
+    assert reached.to_dict() == {("", "c_dose"): False, ("", "c_main"): True, ("c_pre", "c_main"): False}

@@ -91,8 +91,13 @@ def read_petab(yaml_path, *, rtol: float = 1e-8, atol: float = 1e-8, solver=None
         PetabFormulaError: a formula that does not parse or uses an unknown name or function.
 
     Example:
-        >>> problem = read_petab("Boehm_JProteomeRes2014.yaml")  # doctest: +SKIP
-        >>> problem.neg_log_likelihood(problem.nominal_theta())  # doctest: +SKIP
+        >>> import tempfile
+        >>> from qsp.io.petab_example import write_example_problem
+        >>> problem = read_petab(write_example_problem(tempfile.mkdtemp()))
+        >>> problem
+        PetabProblem('elimination': 2 estimated parameters, 2 experiments, 6 measurements)
+        >>> problem.experiments
+        ((None, 'low'), (None, 'high'))
     """
     from .sbml import translate_sbml
     from ..compile import compile as compile_model
@@ -123,6 +128,16 @@ class PetabProblem:
     .. math:: -\\ell(\\theta) = -\\sum_i \\log p(m_i \\mid h_i(\\theta), \\sigma_i(\\theta))
 
     over every measurement row, with the densities of :mod:`qsp.io.petab_noise`.
+    Build it with :func:`read_petab`.
+
+    Example:
+        >>> import tempfile
+        >>> from qsp.io.petab_example import write_example_problem
+        >>> problem = read_petab(write_example_problem(tempfile.mkdtemp()))
+        >>> problem.estimated_ids, problem.lower_bounds, problem.upper_bounds   # bounds on the log10 scale
+        (('k', 'sigma'), array([-3., -2.]), array([1., 1.]))
+        >>> # the first call compiles (seconds); later calls take milliseconds:
+        >>> value, grad = problem.value_and_grad(problem.nominal_theta())  # doctest: +SKIP
     """
 
     def __init__(self, tables: PetabTables, translation, compiled, layout: Layout, options: dict,
@@ -151,7 +166,11 @@ class PetabProblem:
         """The estimated parameters' nominal values on their scale (``theta`` at nominal).
 
         Example:
-            >>> problem.nominal_theta()  # doctest: +SKIP
+            >>> import tempfile
+            >>> from qsp.io.petab_example import write_example_problem
+            >>> problem = read_petab(write_example_problem(tempfile.mkdtemp()))
+            >>> [round(float(x), 4) for x in problem.nominal_theta()]     # log10 of 0.2 and 0.5
+            [-0.699, -0.301]
         """
         return jnp.asarray(nominal_on_scale(self.layout))
 

@@ -193,39 +193,36 @@ def build_layout(tables: PetabTables, translation, compiled) -> Layout:
 
 def _condition_override(translation, compiled, values, model_index, cond_params, cond_initials, k, cid, target,
                         value, file, line):
-    where = (f"condition {cid!r}, {target!r}", file, line, target)
-    source = values.source(value, where)
+    """Record condition ``cid``'s cell for ``target``; NaN keeps the value (and is never refused)."""
+    expr = translation.values.get(target)
+    if expr is None or not (target in translation.species or isinstance(expr, (Compartment, Parameter, Variable))):
+        raise PetabError(f"condition column {target!r} is not a parameter, species or compartment of the SBML "
+                         "model.", file, line, target)
+    source = values.source(value, (f"condition {cid!r}, {target!r}", file, line, target))
+    if source is None:
+        return
     if target in translation.species:
         symbol = translation.species[target][0]
         if isinstance(symbol, Variable):
-            raise PetabError(f"condition {cid!r} sets the initial value of species {target!r}, which an "
-                             "assignment rule defines at all times; remove the column.", file, line, target)
+            raise PetabError(f"condition {cid!r} sets the initial value of species {target!r}, which a rule of the "
+                             "SBML model defines; remove the value (or write NaN).", file, line, target)
         if symbol.constant:
             raise PetabError(f"condition {cid!r} sets the initial value of constant species {target!r}; qsp cannot "
                              "override a constant species per condition (make it a parameter of the SBML model).",
                              file, line, target)
-        if source is not None:
-            cond_initials[k, compiled.state_index(symbol.name)] = source
-        return
-    expr = translation.values.get(target)
-    if isinstance(expr, Compartment):
+        cond_initials[k, compiled.state_index(symbol.name)] = source
+    elif isinstance(expr, Compartment):
         volume = expr.volume
-        if isinstance(volume, Parameter) and volume.name in compiled.parameter_names:
-            if source is not None:
-                cond_params[k, compiled.parameter_names.index(volume.name)] = source
-            return
-        raise PetabError(f"condition {cid!r} sets the size of compartment {target!r}, whose size is the constant "
-                         f"{volume}; qsp overrides compartment sizes only when the SBML model gives them through a "
-                         "parameter.", file, line, target)
-    if target in model_index:
-        if source is not None:
-            cond_params[k, model_index[target]] = source
-        return
-    if isinstance(expr, Variable):
+        if not (isinstance(volume, Parameter) and volume.name in compiled.parameter_names):
+            raise PetabError(f"condition {cid!r} sets the size of compartment {target!r}, whose size is the "
+                             f"constant {volume}; qsp overrides compartment sizes only when the SBML model gives "
+                             "them through a parameter.", file, line, target)
+        cond_params[k, compiled.parameter_names.index(volume.name)] = source
+    elif target in model_index:
+        cond_params[k, model_index[target]] = source
+    else:
         raise PetabError(f"condition {cid!r} overrides {target!r}, which a rule of the SBML model defines; PEtab "
                          "allows overriding parameters, species and compartments only.", file, line, target)
-    raise PetabError(f"condition column {target!r} is not a parameter, species or compartment of the SBML model.",
-                     file, line, target)
 
 
 def _placeholder_count(kind: str, oid: str, *texts) -> int:
