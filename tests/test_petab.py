@@ -430,3 +430,22 @@ def test_steady_state_not_reached_is_infinite(tmp_path):
     table = problem.simulate()
     reached = table.groupby(["preequilibrationConditionId", "simulationConditionId"]).steady_state_reached.all()
     assert reached.to_dict() == {("", "c_dose"): False, ("", "c_main"): True, ("c_pre", "c_main"): False}
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs(reference_dir, capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_petab.py"
+    spec = importlib.util.spec_from_file_location("bench_petab", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    status = bench.main(["--problems", "Boehm_JProteomeRes2014", "--repeats", "1", "--no-grad"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    row = next(line for line in out.splitlines() if line.startswith("| Boehm_JProteomeRes2014 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[7]) > 0  # llh [ms]
+    assert "nominal llh within rtol 1e-3, atol 1e-3 of AMICI: 1/1" in out
+    if importlib.util.find_spec("roadrunner"):  # libRoadRunner's trajectories through qsp's observables
+        assert float(cells[-1]) == pytest.approx(-138.222, abs=1e-3)

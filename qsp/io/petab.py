@@ -55,6 +55,7 @@ from ..compile import evaluate
 from ..dosing import Bolus, Regimen
 from ..model import Compartment, Parameter
 from ..model.symbols import Time
+from ..simulate import simulate
 from .petab_layout import Layout, build_layout, nominal_on_scale
 from .petab_math import PetabError, PetabFormulaError
 from .petab_noise import log_likelihood, to_linear
@@ -279,8 +280,6 @@ class PetabProblem:
         y0 = compiled.initial_state(args)
         base = jnp.where(has_pre, y_pre, y0)
         start = jnp.where(mask, initial / args.scale, base)  # overrides are in the species' meaning
-        from ..simulate import simulate
-
         sol = simulate(compiled, ts, params=p, regimen=self._start_regimen(start - y0), **self.options)
         return sol.ys, args.volumes, args.scale
 

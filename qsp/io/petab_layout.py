@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..model import Compartment, Parameter, Species, Variable, time
+from ..model import Compartment, Parameter, Variable, time
 from ..model.rules import inline_assignments
-from .petab_math import PetabError, PetabFormulaError, parse_formula
+from .petab_math import PetabError, parse_formula
 from .petab_noise import to_scale
 from .petab_tables import PetabTables
 
@@ -68,10 +68,6 @@ class Layout:
     observables: list = field(default_factory=list)
     q_symbols: dict = field(default_factory=dict)  # Dummy symbol -> index into q (table-only parameters)
 
-    @property
-    def n_q(self) -> int:
-        return len(self.parameter_ids)
-
 
 class _Values:
     """Assigns indices into v = [q | p_base | constants]."""
@@ -88,18 +84,18 @@ class _Values:
             self.constants.append(float(x))
         return self.memo[x]
 
-    def source(self, value, where, allow_model=True) -> int | None:
-        """Index of a cell's value (None for NaN: keep); ``where`` = (what, file, line, column)."""
+    def source(self, value, where) -> int | None:
+        """Index of a cell's value: a number, a parameter-table id or a model parameter id
+        (None for NaN: keep); ``where`` = (what, file, line, column) for the error."""
         what, file, line, column = where
         if isinstance(value, float):
             return None if math.isnan(value) else self.constant(value)
         if value in self.q_index:
             return self.q_index[value]
-        if allow_model and value in self.model_index:
+        if value in self.model_index:
             return len(self.q_index) + self.model_index[value]
-        extra = " or a parameter of the SBML model" if allow_model else ""
-        raise PetabError(f"{what} refers to {value!r}, which is not in the parameter table{extra}.", file, line,
-                         column)
+        raise PetabError(f"{what} refers to {value!r}, which is not in the parameter table or a parameter of the "
+                         "SBML model.", file, line, column)
 
 
 def build_layout(tables: PetabTables, translation, compiled) -> Layout:
@@ -135,7 +131,7 @@ def build_layout(tables: PetabTables, translation, compiled) -> Layout:
     file_of = tables.files
     if not measurements:
         raise PetabError("the measurement table has no rows.", file_of["measurements"])
-    experiments, experiment_of_row = [], []
+    experiments, experiment_of_row = {}, []  # (preequilibration, simulation) -> index, in first-seen order
     for m in measurements:
         for cid, column in ((m.condition, "simulationConditionId"), (m.preequilibration, "preequilibrationConditionId")):
             if cid is not None and cid not in tables.conditions:
@@ -143,10 +139,8 @@ def build_layout(tables: PetabTables, translation, compiled) -> Layout:
         if m.observable not in tables.observables:
             raise PetabError(f"observable {m.observable!r} is not in the observable table.", m.file, m.line,
                              "observableId")
-        key = (m.preequilibration, m.condition)
-        if key not in experiments:
-            experiments.append(key)
-        experiment_of_row.append(experiments.index(key))
+        experiment_of_row.append(experiments.setdefault((m.preequilibration, m.condition), len(experiments)))
+    experiments = list(experiments)
 
     condition_ids = list(dict.fromkeys([c for e in experiments for c in (e[1], e[0]) if c is not None]))
     n_states = compiled.n_states
@@ -285,4 +279,8 @@ def _observable(obs, rows_of, measurements, experiment_of_row, grids, translatio
 def nominal_on_scale(layout: Layout) -> np.ndarray:
     """The estimated parameters' nominal values on their PEtab scale (parameter-table order)."""
     scales = {0: "lin", 1: "log", 2: "log10"}
+    missing = [layout.parameter_ids[i] for i in layout.estimated if not math.isfinite(layout.nominal[i])]
+    if missing:
+        raise PetabError(f"estimated parameter(s) {', '.join(missing)} have no nominalValue, so there is no "
+                         "nominal theta; give one, or start from your own theta.")
     return np.array([to_scale(layout.nominal[i], scales[int(layout.scale_codes[i])]) for i in layout.estimated], float)

@@ -153,6 +153,9 @@ def read_parameters(path: Path) -> list[ParameterRow]:
         if estimate and not lower <= upper:
             raise PetabError(f"bounds of {pid!r} are reversed: lowerBound {lower:g} > upperBound {upper:g}.", file,
                              line, "lowerBound")
+        if scale != "lin" and nominal <= 0:
+            raise PetabError(f"{pid!r} is on the {scale} scale, so its nominalValue must be positive (got "
+                             f"{nominal:g}).", file, line, "nominalValue")
         if scale != "lin" and estimate and lower <= 0:
             raise PetabError(f"{pid!r} is estimated on the {scale} scale, so its lowerBound must be positive "
                              f"(got {lower:g}).", file, line, "lowerBound")
