@@ -16,7 +16,9 @@ For each problem of ``../shared/reference/petab-benchmark/`` with an AMICI refer
 and prints them next to AMICI's CPU-time budgets from the yaml (``t_sim``: one simulation
 of all conditions, ``t_fwd``/``t_adj``: with forward/adjoint sensitivities). The budgets
 were set on AMICI's CI machines, so compare orders of magnitude, not digits; the
-libRoadRunner column is measured here, on this machine, in this run.
+libRoadRunner column is measured here, on this machine, in this run. Every timing is given
+as wall-clock time and as the CPU time of this process (all threads, ``time.process_time``);
+on a loaded machine the CPU time is the steadier number, and the ratios use it.
 
 Run::
 
@@ -71,29 +73,31 @@ def _load() -> str:
         return "n/a"
 
 
-def _median_time(f, repeats: int, budget: float) -> tuple[float, int]:
-    """Median wall time of ``f()`` over up to ``repeats`` runs (fewer once ``budget`` s are spent)."""
-    times, start = [], time.perf_counter()
+def _median_time(f, repeats: int, budget: float) -> tuple[float, float, int]:
+    """Median wall and CPU time (this process, all threads) of ``f()`` over up to ``repeats``
+    runs (fewer once ``budget`` s are spent), and the number of runs."""
+    wall, cpu, start = [], [], time.perf_counter()
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         jax.block_until_ready(f())
-        times.append(time.perf_counter() - t)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         if time.perf_counter() - start > budget:
             break
-    return statistics.median(times), len(times)
+    return statistics.median(wall), statistics.median(cpu), len(wall)
 
 
 # --------------------------------------------------------------------------- libRoadRunner
 def roadrunner_run(problem, repeats: int, budget: float):
     """Simulate every experiment of ``problem`` with libRoadRunner at the nominal parameters.
 
-    Returns ``(median seconds, llh of its trajectories through qsp's observables, note)``,
-    or None values with a note when roadrunner is unavailable or fails.
+    Returns ``(median wall s, median CPU s, llh of its trajectories through qsp's
+    observables, note)``, or None values with a note when roadrunner is unavailable or fails.
     """
     try:
         import roadrunner
     except ImportError:
-        return None, None, "roadrunner not installed"
+        return None, None, None, "roadrunner not installed"
     rr = roadrunner.RoadRunner(str(problem.tables.sbml))
     rr.setIntegrator("cvode")
     rr.integrator.relative_tolerance = RTOL
@@ -104,12 +108,12 @@ def roadrunner_run(problem, repeats: int, budget: float):
     sbml_parameters = set(rr.model.getGlobalParameterIds())
     species = list(problem.compiled.state_names)
     if any(s not in rr.model.getFloatingSpeciesIds() + rr.model.getBoundarySpeciesIds() for s in species):
-        return None, None, "states that are not SBML species"
+        return None, None, None, "states that are not SBML species"
     P = problem.experiment_parameters()
     pre_ids = {c: i for i, c in enumerate(problem.layout.condition_ids)}
     all_params = np.asarray(problem._values(problem.nominal_theta())[1][problem.layout.condition_parameters])
     if np.any(problem.layout.condition_initials >= 0):
-        return None, None, "species overrides in conditions (not wired up here)"
+        return None, None, None, "species overrides in conditions (not wired up here)"
     times = problem.output_times()
     T = problem.steady.time
 
@@ -139,11 +143,11 @@ def roadrunner_run(problem, repeats: int, budget: float):
 
     try:
         states = run_all()
-        seconds, _ = _median_time(run_all, repeats, budget)
+        wall, cpu, _ = _median_time(run_all, repeats, budget)
         llh = problem.log_likelihood_from_states(states)
     except Exception as exc:  # noqa: BLE001 - reported in the table, not fatal
-        return None, None, f"roadrunner failed: {type(exc).__name__}: {str(exc)[:80]}"
-    return seconds, llh, ""
+        return None, None, None, f"roadrunner failed: {type(exc).__name__}: {str(exc)[:80]}"
+    return wall, cpu, llh, ""
 
 
 # --------------------------------------------------------------------------- one problem
@@ -157,21 +161,22 @@ def run_problem(name: str, reference: dict, repeats: int, budget: float, gradien
     llh = float(problem.log_likelihood(theta))
     first_s = time.perf_counter() - t
     log(f"{name}: read {read_s:.1f} s, first call {first_s:.1f} s, llh {llh:.6f}")
-    llh_s, runs = _median_time(lambda: problem.neg_log_likelihood(theta), repeats, budget)
+    llh_s, llh_cpu, runs = _median_time(lambda: problem.neg_log_likelihood(theta), repeats, budget)
     row = dict(name=name, states=problem.compiled.n_states, parameters=len(theta),
                experiments=len(problem.experiments), measurements=len(problem.tables.measurements),
-               read_s=read_s, first_s=first_s, llh_ms=1e3 * llh_s, runs=runs, llh=llh,
+               read_s=read_s, first_s=first_s, llh_ms=1e3 * llh_s, llh_cpu_ms=1e3 * llh_cpu, runs=runs, llh=llh,
                reference=reference.get("llh"), t_sim=reference.get("t_sim"), t_fwd=reference.get("t_fwd"),
                t_adj=reference.get("t_adj"))
     if gradient:
         t = time.perf_counter()
         jax.block_until_ready(problem.value_and_grad(theta))
         row["grad_first_s"] = time.perf_counter() - t
-        grad_s, _ = _median_time(lambda: problem.value_and_grad(theta), repeats, budget)
-        row["grad_ms"] = 1e3 * grad_s
+        grad_s, grad_cpu, _ = _median_time(lambda: problem.value_and_grad(theta), repeats, budget)
+        row["grad_ms"], row["grad_cpu_ms"] = 1e3 * grad_s, 1e3 * grad_cpu
         log(f"{name}: gradient first call {row['grad_first_s']:.1f} s, then {row['grad_ms']:.1f} ms")
-    rr_s, rr_llh, note = roadrunner_run(problem, repeats, budget)
-    row.update(rr_ms=None if rr_s is None else 1e3 * rr_s, rr_llh=rr_llh, note=note)
+    rr_s, rr_cpu, rr_llh, note = roadrunner_run(problem, repeats, budget)
+    row.update(rr_ms=None if rr_s is None else 1e3 * rr_s, rr_cpu_ms=None if rr_cpu is None else 1e3 * rr_cpu,
+               rr_llh=rr_llh, note=note)
     if note:
         log(f"{name}: {note}")
     return row
@@ -182,20 +187,22 @@ def _fmt(x, spec=".3g") -> str:
 
 
 def table(rows: list[dict]) -> str:
-    columns = ["problem", "states", "θ", "exps", "meas", "read [s]", "first llh [s]", "llh [ms]",
-               "first grad [s]", "llh+grad [ms]", "AMICI t_sim [ms]", "t_fwd [ms]", "t_adj [ms]",
-               "roadrunner sim [ms]", "llh / t_sim", "llh+grad / t_adj", "llh / roadrunner",
-               "llh (qsp)", "llh (AMICI)", "|Δ|", "llh(rr)"]
+    columns = ["problem", "states", "θ", "exps", "meas", "read [s]", "first llh [s]", "llh [ms]", "llh CPU [ms]",
+               "first grad [s]", "llh+grad [ms]", "llh+grad CPU [ms]", "AMICI t_sim [ms]", "t_fwd [ms]", "t_adj [ms]",
+               "roadrunner [ms]", "roadrunner CPU [ms]", "llh CPU / t_sim", "llh+grad CPU / t_adj",
+               "llh CPU / roadrunner CPU", "llh (qsp)", "llh (AMICI)", "|Δ|", "llh (roadrunner)"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         ms = lambda s: None if s is None else 1e3 * s  # noqa: E731
         ratio = lambda a, b: None if a is None or b is None else a / b  # noqa: E731
         cells = [r["name"], r["states"], r["parameters"], r["experiments"], r["measurements"],
-                 _fmt(r["read_s"], ".1f"), _fmt(r["first_s"], ".1f"), _fmt(r["llh_ms"]),
-                 _fmt(r.get("grad_first_s"), ".1f"), _fmt(r.get("grad_ms")), _fmt(ms(r["t_sim"])),
-                 _fmt(ms(r["t_fwd"])), _fmt(ms(r["t_adj"])), _fmt(r["rr_ms"]),
-                 _fmt(ratio(r["llh_ms"], ms(r["t_sim"])), ".2g"), _fmt(ratio(r.get("grad_ms"), ms(r["t_adj"])), ".2g"),
-                 _fmt(ratio(r["llh_ms"], r["rr_ms"]), ".2g"), _fmt(r["llh"], ".6f"), _fmt(r["reference"], ".6f"),
+                 _fmt(r["read_s"], ".1f"), _fmt(r["first_s"], ".1f"), _fmt(r["llh_ms"]), _fmt(r["llh_cpu_ms"]),
+                 _fmt(r.get("grad_first_s"), ".1f"), _fmt(r.get("grad_ms")), _fmt(r.get("grad_cpu_ms")),
+                 _fmt(ms(r["t_sim"])), _fmt(ms(r["t_fwd"])), _fmt(ms(r["t_adj"])), _fmt(r["rr_ms"]),
+                 _fmt(r["rr_cpu_ms"]), _fmt(ratio(r["llh_cpu_ms"], ms(r["t_sim"])), ".2g"),
+                 _fmt(ratio(r.get("grad_cpu_ms"), ms(r["t_adj"])), ".2g"),
+                 _fmt(ratio(r["llh_cpu_ms"], r["rr_cpu_ms"]), ".2g"), _fmt(r["llh"], ".6f"),
+                 _fmt(r["reference"], ".6f"),
                  _fmt(None if r["reference"] is None else abs(r["llh"] - r["reference"]), ".1e"),
                  _fmt(r["rr_llh"], ".6f")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
