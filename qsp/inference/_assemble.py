@@ -18,7 +18,7 @@ from ._simulator import solver_options, split_regimens
 from .data import as_subjects
 from .priors import PopulationPrior
 from .problem import Batch, Problem
-from .transforms import Transform
+from .transforms import Bounded, Identity, Log, Transform, as_transform
 
 __all__ = ["build"]
 
@@ -72,66 +72,69 @@ def _check_outputs(compiled, subjects, default_output):
     return tuple(outputs)
 
 
-def build(compiled: CompiledModel, data, *, output=None, error=None, params=None, regimen=None,
-          covariates="auto", free: Sequence[str] = (), transforms: Mapping[str, Transform] | None = None,
-          prior: PopulationPrior | None = None, solver=None, rtol=None, atol=None, max_steps=None):
-    """Assemble (Problem, Batch, subjects, info) from user inputs; ``free`` names the parameters of θ."""
-    if not isinstance(compiled, CompiledModel):
-        raise TypeError(f"needs a CompiledModel from qsp.compile(model), got {type(compiled).__name__}.")
-    subjects = as_subjects(data, output=output, regimen=regimen, covariates=covariates,
-                           parameter_names=compiled.parameter_names)
-    if not subjects:
-        raise DataError("the data hold no subjects.")
-    default_output = output if isinstance(output, str) else None
-    outputs = _check_outputs(compiled, subjects, default_output)
-    per_output, error_names, error_values = _error_table(outputs, error if error is not None else em.Additive(1.0),
-                                                         compiled)
+def _prior_arrays(prior, free, defaults):
+    """Slots of the prior's parameters in θ, their log typical values, L⁻¹ (Ω = L Lᵀ) and ½ log det 2πΩ."""
+    if prior is None:
+        return (), np.zeros(0), np.zeros((0, 0)), 0.0
+    if not isinstance(prior, PopulationPrior):
+        raise ModelError(f"prior= is {prior!r}; give a qsp.inference.PopulationPrior.")
+    missing = [n for n in prior.names if n not in free]
+    if missing:
+        raise ModelError(f"the prior has a random effect on {missing[0]!r}, which is not estimated; add it to "
+                         "estimate= (MAP estimates every parameter with a random effect).")
+    slots = tuple(free.index(n) for n in prior.names)
+    whiten = np.linalg.inv(np.linalg.cholesky(prior.omega))
+    constant = 0.5 * np.linalg.slogdet(2 * np.pi * prior.omega)[1]
+    return slots, np.log(prior.typical_values(defaults)), whiten, constant
 
-    params = dict(params or {})
-    compiled.parameter_vector({k: v for k, v in params.items() if k in compiled.parameter_names})
-    unknown = [k for k in params if k not in compiled.parameter_names and k not in error_values]
+
+def _transforms(compiled, free, transforms, error_values, defaults, prior_slots):
+    """Per free parameter: the given transform, else Log for error parameters and parameters with
+    a random effect, else the parameter's bounds, else Log for a positive value."""
+    unknown = [n for n in transforms if n not in free]
     if unknown:
-        raise ModelError(f"params= names {unknown[0]!r}, which is neither a parameter of model "
-                         f"{compiled.model.name!r} nor an error parameter ({', '.join(error_names)}).")
-    error_values.update({k: float(v) for k, v in params.items() if k in error_values})
+        raise ModelError(f"transforms= names {unknown[0]!r}, which is not estimated; estimated: {list(free)}.")
+    resolved = []
+    for k, n in enumerate(free):
+        if n in transforms:
+            t = as_transform(transforms[n], n)
+            if k in prior_slots and not (isinstance(t, Log) and t.lower == 0.0):
+                raise ModelError(f"{n!r} has a log-normal random effect, so it is estimated on the log scale; "
+                                 f"leave its transform out (it is {t!r}).")
+        elif n in error_values or k in prior_slots:
+            t = Log()
+        else:
+            bounds = compiled.model.symbol(n).bounds
+            t = Bounded(*bounds) if bounds is not None else (Log() if defaults[n] > 0 else Identity())
+        resolved.append(t)
+    return tuple(resolved)
 
-    # -- free parameters
-    free = tuple(free)
-    for n in free:
-        if n not in compiled.parameter_names and n not in error_values:
-            raise ModelError(f"cannot estimate {n!r}: it is neither a parameter of model {compiled.model.name!r} "
-                             f"({', '.join(compiled.parameter_names)}) nor an error parameter "
-                             f"({', '.join(error_names)}).")
-    if len(set(free)) != len(free):
-        raise ModelError(f"estimate= repeats a name: {list(free)}.")
-    transforms = dict(transforms or {})
-    model_slots = tuple((k, compiled.parameter_index(n)) for k, n in enumerate(free) if n in compiled.parameter_names)
-    error_slots = tuple((k, error_names.index(n)) for k, n in enumerate(free) if n in error_values)
-    prior_slots = ()
-    prior_mean = np.zeros(0)
-    whiten = np.zeros((0, 0))
-    constant = 0.0
-    defaults = dict(zip(compiled.parameter_names, np.asarray(compiled.default_parameters).tolist()))
-    defaults.update({k: float(v) for k, v in params.items() if k in defaults})
-    if prior is not None:
-        if not isinstance(prior, PopulationPrior):
-            raise ModelError(f"prior= is {prior!r}; give a qsp.inference.PopulationPrior.")
-        missing = [n for n in prior.names if n not in free]
-        if missing:
-            raise ModelError(f"the prior has a random effect on {missing[0]!r}, which is not estimated; add it to "
-                             "estimate= (MAP estimates every parameter with a random effect).")
-        prior_slots = tuple(free.index(n) for n in prior.names)
-        prior_mean = np.log(prior.typical_values(defaults))
-        chol = np.linalg.cholesky(prior.omega)
-        whiten = np.linalg.inv(chol)
-        constant = 0.5 * np.linalg.slogdet(2 * np.pi * prior.omega)[1]
 
-    # -- stacked data
-    n_t = max(max(s.times.size for s in subjects), 1)
+def _error_indices(outputs, per_output, error_names):
+    """Per output: the family code and where its a and b sit in [error values..., 0]."""
+    E = len(error_names)
+    families, a_index, b_index = [], [], []
+    for o in outputs:
+        m = per_output[o]
+        names_o = list(m.parameters)
+        families.append(m.family)
+        if isinstance(m, em.Proportional):
+            a_index.append(E), b_index.append(error_names.index(names_o[0]))
+        elif isinstance(m, em.Combined):
+            a_index.append(error_names.index(names_o[0])), b_index.append(error_names.index(names_o[1]))
+        else:
+            a_index.append(error_names.index(names_o[0])), b_index.append(E)
+    return np.asarray(families, int), np.asarray(a_index), np.asarray(b_index)
+
+
+def _stack(compiled, subjects, outputs, default_output, per_output, defaults):
+    """The subjects padded to one number of samples (padding rows are not observed), as numpy:
+    slicing one subject out for its own fit then costs no device work."""
+    n_t = max(s.times.size for s in subjects)
     S = len(subjects)
     times = np.zeros((S, n_t))
     before = np.zeros((S, n_t), bool)
-    dv = np.ones((S, n_t))
+    dv = np.ones((S, n_t))  # 1.0 where unused: keeps every branch finite for gradients
     limit = np.ones((S, n_t))
     censored = np.zeros((S, n_t), int)
     observed = np.zeros((S, n_t), bool)
@@ -152,61 +155,68 @@ def build(compiled: CompiledModel, data, *, output=None, error=None, params=None
                             for j, o in enumerate(s.output)]
         for name, value in s.covariates.items():
             base_p[i, compiled.parameter_index(name)] = value
-        dose_times = [float(d.time) for d in s.regimen.doses()]
-        t0s.append(min([0.0, float(s.times[0]), *dose_times]))
+        t0s.append(min([0.0, float(s.times[0]), *(float(d.time) for d in s.regimen.doses())]))
         for j in np.flatnonzero(s.observed & (s.censored == 0)):
-            fam = per_output[outputs[out_index[i, j]]].family
-            if fam == em.LOG_NORMAL and not s.dv[j] > 0:
+            if per_output[outputs[out_index[i, j]]].family == em.LOG_NORMAL and not s.dv[j] > 0:
                 raise DataError(f"subject {s.id}: observation {s.dv[j]:g} at time {s.times[j]:g} is not positive; "
                                 "a log-normal error model needs positive values (censor it with cens=1 if it is "
                                 "below the limit of quantification).")
     structure, numbers = split_regimens(compiled, [s.regimen for s in subjects], t0s)
-    families = np.asarray([per_output[o].family for o in outputs], int)
-    a_index, b_index = [], []
-    E = len(error_names)
-    for o in outputs:
-        m = per_output[o]
-        names_o = list(m.parameters)
-        if isinstance(m, em.Proportional):
-            a_index.append(E), b_index.append(error_names.index(names_o[0]))
-        elif isinstance(m, em.Combined):
-            a_index.append(error_names.index(names_o[0])), b_index.append(error_names.index(names_o[1]))
-        else:
-            a_index.append(error_names.index(names_o[0])), b_index.append(E)
+    batch = Batch(times=times, before=before, t0=np.asarray(t0s, float), dv=dv, limit=limit, censored=censored,
+                  observed=observed, out_index=out_index, base_p=base_p, numbers=dict(numbers))
+    return structure, batch
 
-    from .transforms import Bounded, Log
 
-    resolved = []
-    for k, n in enumerate(free):
-        if n in transforms:
-            from .transforms import as_transform
-            t = as_transform(transforms[n], n)
-        elif n in error_values:
-            t = Log()
-        else:
-            bounds = compiled.model.symbol(n).bounds
-            t = Bounded(*bounds) if bounds is not None else (Log() if defaults[n] > 0 else Bounded())
-        if k in prior_slots and not (isinstance(t, Log) and t.lower == 0.0):
-            raise ModelError(f"{n!r} has a log-normal random effect, so it is estimated on the log scale; leave "
-                             f"its transform out (it is {t!r}).")
-        resolved.append(t)
-    unknown_t = [n for n in transforms if n not in free]
-    if unknown_t:
-        raise ModelError(f"transforms= names {unknown_t[0]!r}, which is not estimated; estimated: {list(free)}.")
+def build(compiled: CompiledModel, data, *, output=None, error=None, params=None, regimen=None,
+          covariates="auto", free: Sequence[str] = (), transforms: Mapping[str, Transform] | None = None,
+          prior: PopulationPrior | None = None, solver=None, rtol=None, atol=None, max_steps=None):
+    """Assemble ``(problem, batch, subjects, info)`` from user inputs; ``free`` names the parameters of θ.
 
+    ``info`` holds the host-side names: ``names`` (θ's order), ``error_names``, ``defaults``
+    (model values with ``params=``), ``error_values`` and ``per_output`` (error model per output).
+    """
+    if not isinstance(compiled, CompiledModel):
+        raise TypeError(f"needs a CompiledModel from qsp.compile(model), got {type(compiled).__name__}.")
+    subjects = as_subjects(data, output=output, regimen=regimen, covariates=covariates,
+                           parameter_names=compiled.parameter_names)
+    if not subjects:
+        raise DataError("the data hold no subjects.")
+    default_output = output if isinstance(output, str) else None
+    outputs = _check_outputs(compiled, subjects, default_output)
+    per_output, error_names, error_values = _error_table(outputs, error if error is not None else em.Additive(1.0),
+                                                         compiled)
+    params = dict(params or {})
+    compiled.parameter_vector({k: v for k, v in params.items() if k in compiled.parameter_names})
+    unknown = [k for k in params if k not in compiled.parameter_names and k not in error_values]
+    if unknown:
+        raise ModelError(f"params= names {unknown[0]!r}, which is neither a parameter of model "
+                         f"{compiled.model.name!r} nor an error parameter ({', '.join(error_names)}).")
+    error_values.update({k: float(v) for k, v in params.items() if k in error_values})
+    defaults = dict(zip(compiled.parameter_names, np.asarray(compiled.default_parameters).tolist()))
+    defaults.update({k: float(v) for k, v in params.items() if k in defaults})
+
+    free = tuple(free)
+    for n in free:
+        if n not in compiled.parameter_names and n not in error_values:
+            raise ModelError(f"cannot estimate {n!r}: it is neither a parameter of model {compiled.model.name!r} "
+                             f"({', '.join(compiled.parameter_names)}) nor an error parameter "
+                             f"({', '.join(error_names)}).")
+    if len(set(free)) != len(free):
+        raise ModelError(f"estimate= repeats a name: {list(free)}.")
+    prior_slots, prior_mean, whiten, constant = _prior_arrays(prior, free, defaults)
+    structure, batch = _stack(compiled, subjects, outputs, default_output, per_output, defaults)
+    families, a_index, b_index = _error_indices(outputs, per_output, error_names)
     problem = Problem(
-        compiled=compiled, structure=structure,
-        options=solver_options(solver, rtol, atol, max_steps, "forward"),
-        outputs=outputs, transforms=tuple(resolved), model_slots=model_slots,
-        error_slots=error_slots, prior_slots=prior_slots,
-        error_fixed=jnp.asarray([error_values[n] for n in error_names], float),
+        compiled=compiled, structure=structure, options=solver_options(solver, rtol, atol, max_steps, "forward"),
+        outputs=outputs, transforms=_transforms(compiled, free, dict(transforms or {}), error_values, defaults,
+                                                prior_slots),
+        model_slots=tuple((k, compiled.parameter_index(n)) for k, n in enumerate(free) if n in defaults),
+        error_slots=tuple((k, error_names.index(n)) for k, n in enumerate(free) if n in error_values),
+        prior_slots=prior_slots, error_fixed=jnp.asarray([error_values[n] for n in error_names], float),
         family=jnp.asarray(families), a_index=jnp.asarray(a_index), b_index=jnp.asarray(b_index),
         prior_mean=jnp.asarray(prior_mean, float), prior_whiten=jnp.asarray(whiten, float),
         prior_constant=jnp.asarray(constant, float),
     )
-    # host (numpy) arrays: slicing one subject out for its own fit costs no device work
-    batch = Batch(times=times, before=before, t0=np.asarray(t0s, float), dv=dv, limit=limit, censored=censored,
-                  observed=observed, out_index=out_index, base_p=base_p, numbers=dict(numbers))
     info = dict(defaults=defaults, error_values=error_values, per_output=per_output, names=free,
                 error_names=tuple(error_names))
     return problem, batch, subjects, info
