@@ -255,7 +255,10 @@ def read_tables(yaml_path) -> PetabTables:
         ...
         qsp.io.petab_math.PetabError: PEtab YAML file 'missing.yaml' does not exist.
     """
-    import yaml
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("reading PEtab needs PyYAML: pip install 'qsp[io]' (or pip install pyyaml).") from None
 
     yaml_path = Path(os.fspath(yaml_path))
     if not yaml_path.is_file():
