@@ -392,3 +392,17 @@ def test_many_outputs_gradient_in_dose_time(iv):
     grad = np.asarray(jax.jacrev(conc)(jnp.float64(t_b)))
     later = TS_DENSE > t_b + 0.5
     np.testing.assert_allclose(grad[later], K * cf_bolus(TS_DENSE[later], 100.0, t_b), rtol=1e-6)
+
+
+def test_gradient_of_a_dose_at_the_start_time(iv):
+    # a bolus exactly at t0 = 0: its time derivative is the right-sided k * C_bolus(t) (the tie
+    # with t0 must not split the derivative between the dose time and t0). At a tie between two
+    # dose records the derivative is one-sided by nature (max of two times); not tested.
+    cm, A = iv["cm"], iv["central"]
+
+    def conc(t_bolus):
+        reg = qsp.Regimen([qsp.Bolus(A, 100.0, time=t_bolus)])
+        return qsp.simulate(cm, jnp.linspace(0.0, 48.0, N), regimen=reg)["C"][5]  # t = 10
+
+    g_time = jax.jit(jax.grad(conc))(jnp.float64(0.0))
+    assert float(g_time) == pytest.approx(K * float(cf_bolus(10.0, 100.0, 0.0)), rel=1e-6)

@@ -229,7 +229,8 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
         ss_row = ss_row.at[i].set(row)
     n_events = table["time"].shape[0]
     t0 = jnp.asarray(t0, dtype)
-    event_times = jnp.maximum(table["time"].astype(dtype), t0)
+    # (not jnp.maximum: at a tie it would give a dose at t0 only half its time derivative)
+    event_times = jnp.where(table["time"] >= t0, table["time"].astype(dtype), t0)
     unique_t, lo, hi, unique_index, t_last = output_plan(ts, before, event_times, t0)
     segment_end = jnp.concatenate([event_times, jnp.maximum(t_last, t0)[None]])
     with_events = compiled.n_events > 0
@@ -254,7 +255,9 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
         if active.size:
             u = u.at[info["slot_target"]].add(info["slot_rate"] * active)
         # nothing to integrate past the last output, or after a failure (the caller raises)
-        target = jnp.where(failed[0] < 0, jnp.maximum(t, jnp.minimum(segment_end[k], t_last)), t)
+        end = jnp.minimum(segment_end[k], t_last)
+        # (where, not maximum: at a tie the time derivative must follow the event time, not split)
+        target = jnp.where((failed[0] < 0) & (end >= t), end, t)
         result = integrate_segment(compiled, t, target, y, args, u, options, dt,
                                    outputs=(unique_t, lo[k], hi[k]), out=out, dense_output=dense_output,
                                    event_active=event_active if with_events else None)
