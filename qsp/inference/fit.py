@@ -9,6 +9,7 @@ standard errors come from the autodiff Hessian at the optimum.
 
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, Sequence
 
 import jax
@@ -155,6 +156,11 @@ def fit(compiled, data, estimate: Sequence[str] | Mapping[str, float] | None = N
                    per_output=info["per_output"], method=method, prior=prior, solver=solver, sim_rtol=sim_rtol,
                    sim_atol=sim_atol, sim_max_steps=sim_max_steps)
     results = [FitResult.from_arrays(group_subjects[g], outs[g], context) for g in range(len(groups))]
+    for r in results:
+        if not (r.converged and r.hessian_ok):
+            who = r.ids[0] if len(r.ids) == 1 else f"{len(r.ids)} pooled subjects"
+            warnings.warn(f"qsp.fit, subject {who}: {r.message}. Check the starting values, n_starts=, max_steps= "
+                          "or whether the data identify every estimated parameter.", RuntimeWarning, stacklevel=2)
     return results[0] if len(results) == 1 else FitResults(results)
 
 
