@@ -134,11 +134,11 @@ def roadrunner_run(problem, repeats: int, budget: float):
             else:
                 set_parameters(P[e])
                 rr.reset()
-            grid = np.unique(times[e])
-            result = rr.simulate(times=[0.0, *grid] if grid[0] > 0 else list(grid), selections=species)
-            result = np.asarray(result)[(1 if grid[0] > 0 else 0):]
-            index = np.searchsorted(grid, times[e])
-            out[e] = result[index]
+            positive = [t for t in np.unique(times[e]) if t > 0]
+            # roadrunner wants at least two output times, starting at the simulation's start
+            result = np.asarray(rr.simulate(times=[0.0, *positive] if positive else [0.0, 1.0], selections=species))
+            at = {0.0: result[0], **{t: result[i + 1] for i, t in enumerate(positive)}}
+            out[e] = [at[t] for t in times[e]]
         return out
 
     try:
