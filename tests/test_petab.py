@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -133,7 +133,8 @@ def build_layout(tables: PetabTables, translation, compiled) -> Layout:
         raise PetabError("the measurement table has no rows.", file_of["measurements"])
     experiments, experiment_of_row = {}, []  # (preequilibration, simulation) -> index, in first-seen order
     for m in measurements:
-        for cid, column in ((m.condition, "simulationConditionId"), (m.preequilibration, "preequilibrationConditionId")):
+        for cid, column in ((m.condition, "simulationConditionId"),
+                            (m.preequilibration, "preequilibrationConditionId")):
             if cid is not None and cid not in tables.conditions:
                 raise PetabError(f"condition {cid!r} is not in the condition table.", m.file, m.line, column)
         if m.observable not in tables.observables:
