@@ -151,8 +151,9 @@ def sse(lc, obs) -> float:
 def fd_gradient(obs, *, h=1e-3, rtol=REF_RTOL, atol=REF_ATOL, method="LSODA", points=5) -> np.ndarray:
     """Gradient of T3's loss w.r.t. the 9 parameters by the 5-point central difference
     ``(-L(p+2d) + 8L(p+d) - 8L(p-d) + L(p-2d)) / 12d`` (or, with ``points=3``, the plain central
-    difference ``(L(p+d) - L(p-d)) / 2d``), ``d = h p_i``, on ``solve_scipy`` solutions. Its error is the solver's noise in L divided by d: about 1e-8 of the gradient's
-    largest component at rtol 1e-12, but much more, relatively, for the small components."""
+    difference ``(L(p+d) - L(p-d)) / 2d``), ``d = h p_i``, on ``solve_scipy`` solutions. Its error
+    is the solver's noise in L divided by d: about 1e-8 of the gradient's largest component at
+    rtol 1e-12, but much more, relatively, for the small components."""
     ts = observation_times()
     grad = np.empty(len(NAMES))
     for i, name in enumerate(NAMES):
