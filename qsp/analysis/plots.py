@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._optional import optional_import
+
 
 def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'qsp[plots]' (or pip install matplotlib).") from None
-    return plt
+    return optional_import("matplotlib.pyplot", "plotting", "plots", "matplotlib")
 
 
 def _label(result, normalised: bool) -> str:

@@ -7,17 +7,13 @@ that. Nothing of the text is evaluated by qsp itself.
 from __future__ import annotations
 
 from ..model import Model
+from .._optional import optional_import
 from .mathml import SBMLError
 from .sbml import read_sbml
 
 
 def _antimony():
-    try:
-        import antimony
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("reading Antimony needs the antimony package: pip install 'qsp[io]' "
-                          "(or pip install antimony).") from None
-    return antimony
+    return optional_import("antimony", "reading Antimony", "io", "antimony")
 
 
 def antimony_to_sbml(text: str) -> str:

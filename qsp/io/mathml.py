@@ -20,6 +20,7 @@ from typing import Callable, Mapping
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
+from .._optional import optional_import
 from ..errors import ModelError
 from ..model.symbols import time
 
@@ -34,12 +35,7 @@ class UnsupportedSBMLError(SBMLError):
 
 def libsbml():
     """The ``libsbml`` module, or an ImportError that says how to install it."""
-    try:
-        import libsbml as module
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("reading or writing SBML needs python-libsbml: pip install 'qsp[io]' "
-                          "(or pip install python-libsbml).") from None
-    return module
+    return optional_import("libsbml", "reading or writing SBML", "io", "python-libsbml")
 
 
 def is_condition(expr) -> bool:

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._optional import optional_import
 from .petab_math import PetabError, parse_number_or_name
 
 SCALES = ("lin", "log", "log10")
@@ -255,10 +256,7 @@ def read_tables(yaml_path) -> PetabTables:
         ...
         qsp.io.petab_math.PetabError: PEtab YAML file 'missing.yaml' does not exist.
     """
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("reading PEtab needs PyYAML: pip install 'qsp[io]' (or pip install pyyaml).") from None
+    yaml = optional_import("yaml", "reading PEtab", "io", "pyyaml")
 
     yaml_path = Path(os.fspath(yaml_path))
     if not yaml_path.is_file():

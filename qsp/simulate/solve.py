@@ -6,9 +6,8 @@ consecutive events (qsp's Rodas5P by default, carrying its step size across segm
 diffrax solver) and then changing the state exactly at the event. Output times inside a
 segment end a step each, or, when there are many of them, are filled from the integrator's
 continuous extension so that outputs cost no extra steps; compile time grows with neither
-the number of doses nor of outputs. An output exactly
-at an event time reports the state *after* the event unless it is flagged "before" (a
-pre-dose sample).
+the number of doses nor of outputs. An output exactly at an event time reports the state
+*after* the event unless it is flagged "before" (a pre-dose sample).
 """
 from __future__ import annotations
 
@@ -232,7 +231,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
     # (not jnp.maximum: at a tie it would give a dose at t0 only half its time derivative)
     event_times = jnp.where(table["time"] >= t0, table["time"].astype(dtype), t0)
     unique_t, lo, hi, unique_index, t_last = output_plan(ts, before, event_times, t0)
-    segment_end = jnp.concatenate([event_times, jnp.maximum(t_last, t0)[None]])
+    segment_end = jnp.concatenate([event_times, t_last[None]])  # (t_last >= t0: outputs are clamped)
     with_events = compiled.n_events > 0
     # model events are located on the continuous extension, so they need dense output
     dense_output = ts.shape[0] >= DENSE_OUTPUT_MIN_OUTPUTS or with_events
@@ -244,7 +243,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
         active_init = jnp.asarray(compiled.structure.event_initial_values)
         now = compiled.event_triggers(t0, y_init, args)
         fire_at_start = ~active_init & now
-        y_init = jnp.where(jnp.any(fire_at_start), compiled.apply_events(t0, y_init, args, fire_at_start), y_init)
+        y_init = compiled.apply_events(t0, y_init, args, fire_at_start)  # (unfired events change nothing)
         active0 = compiled.event_triggers(t0, y_init, args)
     else:
         active0 = jnp.zeros((0,), bool)
