@@ -21,7 +21,8 @@ import jax.numpy as jnp
 
 import qsp
 from qsp.analysis import DoseNumbers
-from qsp.optimize import achievable_amounts, cosine_rhythm, rhythm_alignment, target_auc, time_in_window
+from qsp.optimize import (achievable_amounts, cosine_rhythm, rhythm_alignment, target_auc, target_trough,
+                          time_in_window)
 from qsp.optimize.decision import Decision
 from qsp.optimize.feasible import clock_window, feasible_map
 from qsp.optimize.solver import feasible_point
@@ -213,6 +214,29 @@ def test_constraints_hold_and_bind(pk1):
     np.testing.assert_array_equal(a_r, [250.0, 0.0, 250.0, 0.0])
     assert rounded.objective == pytest.approx(exact_loss(t_r, a_r), rel=1e-7)
     assert rounded.objective > rounded.continuous_objective  # rounding can only lose here
+
+
+def test_times_are_reoptimised_after_amounts_are_rounded(pk1):
+    """One bolus, its amount and time free, C(24 h) = 5 mg/L; amounts come in 100 mg units.
+
+    Any (a, t) with a/V·exp(-k(24 - t)) = 5 is optimal, so rounding a alone would miss the
+    target; with the rounded amount pinned, the time that hits it again has a closed form,
+    t = 24 - ln(a / (5 V)) / k, inside the bounds for every achievable a in [250, 400].
+    """
+    compiled, A = pk1
+    regimen = qsp.Regimen([qsp.Bolus(A, amount=270.0, time=10.0)])
+    objective = target_trough("C", 5.0, [24.0])
+    result = qsp.optimize_regimen(compiled, regimen, objective, decision={"amount": "each", "time": "each"},
+                                  bounds={"amount": (250.0, 400.0), "time": (0.0, 20.0)}, strengths=[100.0],
+                                  multistart=1)
+    (dose,), (continuous,) = result.regimen.doses(), result.continuous_regimen.doses()
+    a, t = float(dose.amount), float(dose.time)
+    assert a in (300.0, 400.0) and a != pytest.approx(float(continuous.amount))
+    # the time moved to the closed form for the rounded amount (BFGS tolerance 1e-8 on the
+    # loss, so the level is within ~1e-4 relative: the time within a few 1e-3 h)
+    assert t == pytest.approx(24.0 - np.log(a / (5.0 * V)) / K, abs=5e-3)
+    assert result.objective < 1e-8
+    assert result.objective == pytest.approx((concentration([24.0], [(t, a)])[0] / 5.0 - 1) ** 2, abs=1e-12)
 
 
 # ------------------------------------------------------------------ the feasible set (no simulation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
@@ -16,6 +17,7 @@ from .feasible import BOTH, feasible_map
 from .augment import with_integrals
 from .objectives import as_objective, with_keys
 from .result import RegimenOptimum
+from .pinned import PinnedMap
 from .solver import Problem, feasible_point, loss_at, run_starts
 from .strengths import round_amounts
 
@@ -37,8 +39,10 @@ def optimize_regimen(compiled: CompiledModel, regimen, objective, *, times=None,
     for times, packing constraints for amounts). BFGS (optimistix, Armijo backtracking) minimises
     :math:`J(x(z))` with forward-mode gradients through :func:`qsp.simulate`, from ``multistart``
     starts: the given regimen and random points of :math:`F`; the best run wins. Amounts are
-    then rounded to the available ``strengths`` (keeping the bounds and daily caps) and the
-    objective re-evaluated. An optimum on a constraint is approached to within ``tol``.
+    then rounded to the available ``strengths`` (keeping the bounds and daily caps); when times or
+    durations are decision variables too, they are optimised again with the rounded amounts
+    pinned (:mod:`qsp.optimize.pinned`), since a rounded dose may be better given at another
+    time. An optimum on a constraint is approached to within ``tol``.
 
     Args:
         compiled: from :func:`qsp.compile`.
@@ -63,7 +67,8 @@ def optimize_regimen(compiled: CompiledModel, regimen, objective, *, times=None,
         max_daily: the most that the doses of one clock day may add up to (days from the initial
             dose times; with varying times, give ``clock_hours`` too so doses keep their day).
         strengths: available unit amounts (e.g. ``[250, 500]``): the optimised amounts are rounded to
-            whole units of these, and the objective re-evaluated.
+            whole units of these; varying times and durations are then re-optimised for the rounded
+            amounts, and the objective re-evaluated.
         day, clock_at_zero: the length of a day in model time units (24 for hours) and the clock
             time at model time 0 (e.g. 8.0 if the simulation starts at 08:00).
         multistart: number of starts (the given regimen first).
@@ -141,6 +146,10 @@ def optimize_regimen(compiled: CompiledModel, regimen, objective, *, times=None,
         final_x[sl] = round_amounts(x_best[sl], np.asarray(feasible.counts), np.asarray(feasible.caps),
                                     float(feasible.amount_lo[0]), float(feasible.amount_hi[0]), strengths)
         final_value = float(loss_at(problem, jnp.asarray(final_x)))
+        moving = [np.arange(dec.n)[dec.slices()[f]] for f in ("time", "duration") if dec.sizes[f]]
+        if moving:  # the rounded amounts may prefer other times: optimise those again, amounts pinned
+            final_x, final_value = _reoptimise_free(problem, feasible, final_x, final_value, np.concatenate(moving),
+                                                    tol=tol, max_steps=max_steps)
     return RegimenOptimum(
         regimen=_concrete(dec.apply(jnp.asarray(final_x), doses).regimen()),
         objective=float(final_value),
@@ -150,6 +159,16 @@ def optimize_regimen(compiled: CompiledModel, regimen, objective, *, times=None,
         x=x_best, variables=tuple(dec.names()), trace=run.trace, traces=tuple(r.trace for r in runs),
         start_objectives=np.asarray([r.value for r in runs]), converged=run.converged, steps=run.steps,
         seconds=seconds, _problem=problem)
+
+
+def _reoptimise_free(problem: Problem, feasible, x, value: float, free, *, tol: float, max_steps: int):
+    """BFGS over the variables at ``free`` with the others pinned at ``x``; the better of the two points."""
+    pinned = PinnedMap.around(feasible, x, free=free)
+    sub = eqx.tree_at(lambda p: p.feasible, problem, pinned)
+    (run,), _ = run_starts(sub, pinned.inverse(x)[None], tol=tol, max_steps=max_steps)
+    x_new = np.asarray(feasible_point(pinned, jnp.asarray(run.z)))
+    value_new = float(loss_at(problem, jnp.asarray(x_new)))
+    return (x_new, value_new) if value_new < value else (x, value)
 
 
 def _concrete(regimen):
