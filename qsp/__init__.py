@@ -20,12 +20,15 @@ from .compile import CompiledModel, compile  # noqa: E402
 from .dosing import Bolus, Infusion, Regimen, Reset  # noqa: E402
 from .graph import ConservationLaw, Dependencies, ReactionGraph  # noqa: E402
 from .simulate import PopulationSolution, Solution, simulate, simulate_population  # noqa: E402
+from .compilation_cache import enable_compilation_cache, enable_from_environment as _enable_from_environment  # noqa: E402
+
+_enable_from_environment()  # QSP_CACHE_DIR set: keep compiled simulations on disk (see qsp.compilation_cache)
 
 __all__ = [
     "errors", "QSPError", "ModelError", "UnitError", "CompileError", "DosingError", "SolverError", "DataError", "AssignmentRule", "Compartment", "Event", "Model", "Parameter", "RateRule", "Reaction", "Species",
     "Variable", "compose", "mass_action", "time", "CompiledModel", "compile", "Bolus", "Infusion", "Regimen",
     "Reset", "ConservationLaw", "Dependencies", "ReactionGraph", "Solution", "simulate",
-    "simulate_population", "PopulationSolution",
+    "simulate_population", "PopulationSolution", "enable_compilation_cache",
 ]
 __version__ = "0.1.0"
 
