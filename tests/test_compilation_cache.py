@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import qsp
 from qsp.compilation_cache import default_cache_directory
 
 SCRIPT = """
@@ -57,4 +56,3 @@ def test_default_directory_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("QSP_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_directory() == tmp_path / "xdg" / "qsp" / "jax"
-    assert qsp.enable_compilation_cache is not None

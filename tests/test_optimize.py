@@ -135,8 +135,9 @@ def test_window_optimum_matches_brute_force(pk1):
     The oracle integrates the same smooth indicator of the closed-form concentration (Simpson,
     2000 points per hour between doses), scans amounts on a 1 mg grid and refines the best
     cell by Brent's method; the optimiser's amount must match to 1e-4 relative and its loss to
-    5e-6 relative (it simulates at rtol 1e-6, optimize_regimen's default; observed 1.2e-6). The *hard* time in window at the optimum must be within 1 % of the brute-force best
-    hard time in window (the 5 % soft edges move the optimum slightly).
+    5e-6 relative (it simulates at rtol 1e-6, optimize_regimen's default; observed 1.2e-6).
+    The *hard* time in window at the optimum must be within 1 % of the brute-force best hard
+    time in window (the 5 % soft edges move the optimum slightly).
     """
     from scipy.optimize import minimize_scalar
 

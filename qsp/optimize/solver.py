@@ -116,6 +116,25 @@ def _stalled(trace, tol, window=5) -> bool:
     return trace[-window - 1] - trace[-1] <= tol * max(abs(trace[-1]), 1.0)
 
 
+def _record(trace: list, f, done, ok, y_eval, tol: float) -> tuple[bool, bool]:
+    """Book one BFGS step of one start: append a new objective value to ``trace``; ``(stop, ok)``.
+
+    ``stop``: BFGS's own test or a stalled objective (:func:`_stalled`). ``ok`` is false when
+    the line search failed or the next trial point is not finite (the start keeps its best).
+    """
+    stop = bool(done)
+    if np.isfinite(f) and (not trace or f != trace[-1]):
+        trace.append(float(f))
+        stop = stop or _stalled(trace, tol)
+    return stop, bool(ok) and bool(np.all(np.isfinite(y_eval)))
+
+
+def _solve_failed(err, where: str) -> SolverError:
+    """The error for an ODE solve that failed inside an optimisation step (eqx.error_if in simulate)."""
+    return SolverError(f"the simulation failed during optimisation, {where}: {err}. Narrow the bounds, or pass "
+                       "simulate options (rtol=, solver_max_steps=) to qsp.optimize_regimen.")
+
+
 def bfgs(problem: Problem, z0, *, tol: float, max_steps: int) -> Run:
     """Minimise the loss over z from ``z0`` with optimistix's BFGS (backtracking Armijo line search)."""
     solver = optx.BFGS(rtol=tol, atol=tol)
@@ -125,18 +144,11 @@ def bfgs(problem: Problem, z0, *, tol: float, max_steps: int) -> Run:
     while steps < max_steps and not done:
         try:
             y, state, done, ok = _step(solver, problem, y, state)
-        except eqx.EquinoxRuntimeError as err:  # eqx.error_if inside simulate: the ODE solve failed here
-            raise SolverError(f"the simulation failed during optimisation, at step {steps + 1} from start "
-                              f"{np.asarray(z0).round(3).tolist()}: {err}. Narrow the bounds, or pass simulate "
-                              "options (rtol=, solver_max_steps=) to qsp.optimize_regimen.") from None
+        except eqx.EquinoxRuntimeError as err:
+            raise _solve_failed(err, f"at step {steps + 1} from start {np.asarray(z0).round(3).tolist()}") from None
         steps += 1
-        done, ok = bool(done), bool(ok)
-        f = float(state.f_info.f)
-        if np.isfinite(f) and (not trace or f != trace[-1]):
-            trace.append(f)
-            done = done or _stalled(trace, tol)
-        if not ok or not np.all(np.isfinite(np.asarray(state.y_eval))):
-            ok = False  # the line search failed or the next trial point is not finite: keep the best so far
+        done, ok = _record(trace, float(state.f_info.f), done, ok, np.asarray(state.y_eval), tol)
+        if not ok:
             break
     value = trace[-1] if trace else float("nan")
     return Run(np.asarray(y), value, np.asarray(trace), steps, done and ok)
@@ -187,20 +199,15 @@ def bfgs_batched(problem: Problem, z_starts, *, tol: float, max_steps: int) -> l
     while not finished.all():
         try:
             y, state, done, ok = _step_batched(solver, problem, y, state, jnp.asarray(finished))
-        except eqx.EquinoxRuntimeError as err:  # eqx.error_if inside simulate: an ODE solve failed
-            raise SolverError(f"the simulation failed during optimisation, at step {int(steps.max()) + 1} of "
-                              f"{n} starts: {err}. Narrow the bounds, or pass simulate options (rtol=, "
-                              "solver_max_steps=) to qsp.optimize_regimen.") from None
+        except eqx.EquinoxRuntimeError as err:
+            raise _solve_failed(err, f"at step {int(steps.max()) + 1} of {n} starts") from None
         done, ok = np.asarray(done), np.asarray(ok)
         f, y_eval = np.asarray(state.f_info.f), np.asarray(state.y_eval)
         for i in np.flatnonzero(~finished):
             steps[i] += 1
-            stop = bool(done[i])
-            if np.isfinite(f[i]) and (not traces[i] or f[i] != traces[i][-1]):
-                traces[i].append(float(f[i]))
-                stop = stop or _stalled(traces[i], tol)
-            if not ok[i] or not np.all(np.isfinite(y_eval[i])):
-                finished[i] = True  # the line search failed or the next trial is not finite: keep the best
+            stop, lane_ok = _record(traces[i], f[i], done[i], ok[i], y_eval[i], tol)
+            if not lane_ok:
+                finished[i] = True
             elif stop:
                 finished[i] = converged[i] = True
             elif steps[i] >= max_steps:

@@ -313,7 +313,8 @@ def steady_states(compiled, structure: RegimenStructure, numbers, info, args, op
 #: Most solver steps per piece of one dosing interval in the steady-state map (see
 #: _one_interval_map): its loop costs this many steps under vmap whatever it needs (measured on
 #: nmtest's steady-state infusions: 14 s per simulation at 10,000, 0.09 s at 256); a PK interval
-#: takes tens. Exceeding it leaves the state non-finite, and simulate raises SolverError.
+#: takes tens. Exceeding it stops the simulation with an error from inside the solve (with the
+#: bound forced to 2: an equinox runtime error, not yet a qsp.SolverError; docs/dosing.md).
 STEADY_STATE_MAX_STEPS = 256
 STEADY_STATE_SOLVER = diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
 
