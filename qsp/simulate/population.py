@@ -197,7 +197,7 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
     """
     from . import _raise_on_failure, solver_options
 
-    options = solver_options(solver, rtol, atol, max_steps, adjoint)
+    options = dataclasses.replace(solver_options(solver, rtol, atol, max_steps, adjoint), batched=True)
     if params is not None and hasattr(params, "to_dict") and hasattr(params, "columns"):
         params = {c: np.asarray(params[c], dtype=float) for c in params.columns if c in compiled.parameter_names}
     params = dict(params or {})

@@ -34,6 +34,9 @@ class SolverOptions:
         max_steps: the most steps allowed between two consecutive output or event times.
         adjoint: a diffrax adjoint: ``RecursiveCheckpointAdjoint`` (reverse mode, the
             default) or ``ForwardMode`` (for ``jax.jacfwd``/``jvp``).
+        batched: the simulation runs under ``vmap`` over many subjects (set by
+            :func:`qsp.simulate_population`); native solvers then pick the linear algebra that
+            vectorises best. Results are the same either way.
     """
 
     solver: Any
@@ -41,6 +44,7 @@ class SolverOptions:
     atol: float
     max_steps: int
     adjoint: Any
+    batched: bool = False
 
 
 def _term(compiled: CompiledModel):
@@ -117,7 +121,8 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
         if options.solver.name == "tsit5":
             result = rosenbrock.integrate_explicit(f, jac, t0, t1, y0, args, **kwargs)
         else:
-            result = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=options.solver.name, **kwargs)
+            result = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=options.solver.name,
+                                          batched=options.batched, **kwargs)
         y1, dt_next, _, ok = result[:4]
         tail = (result[5],) if events is not None else ()
         return (y1, ~ok, dt_next, (result[4] if with_outputs else out)) + tail
