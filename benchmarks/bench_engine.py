@@ -1,6 +1,6 @@
 """Engine benchmark of issue 5: qsp against libRoadRunner, AMICI, scipy and diffrax, same run.
 
-    python benchmarks/bench_engine.py            # full run (T1-T4; 10,000 patients in T2)
+    python benchmarks/bench_engine.py            # full run (T1-T6; 10,000 patients in T2)
     python benchmarks/bench_engine.py --quick    # small sizes, fewer repeats (smoke run)
     bash benchmarks/setup_peers.sh               # once: libRoadRunner and AMICI in their own venv
 
@@ -12,7 +12,11 @@ dosed with 2000 nmol IV boluses into V1 at days 0, 14, ..., 70, over 84 days. Th
   100 outputs, rtol 1e-6: patients per second using both cores, and peak memory;
 * T3 gradient of the sum of squared errors against 50 observations of Lc w.r.t. the 9
   parameters at rtol 1e-8: time, and relative error against central finite differences;
-* T4 stiff: kon x 1000, 100 outputs; qsp with its default options, peers at rtol 1e-6.
+* T4 stiff: kon x 1000, 100 outputs; qsp with its default options, peers at rtol 1e-6;
+* T5 scale: random sparse mass-action networks of 10, 100 and 500 states (``engine_scale``),
+  100 outputs, rtol 1e-6: compile time and time per simulation with new rate constants;
+* T6 dose-time gradient: T3's loss w.r.t. the times of doses 2-6 at rtol 1e-8, against the
+  exact sensitivity form and central finite differences (``engine_dose_times``).
 
 qsp runs through its public API (``qsp.simulate``, ``qsp.simulate_population``, ``jax.jit`` /
 ``jax.grad`` / ``jax.jacfwd`` of a function of the parameter dict); scipy and a hand-written
@@ -92,7 +96,7 @@ class Peer:
         self.worker, self.name, self.setting, self.request, self.key = worker, name, setting, request, key
         self.error, self.first, self.result = None, None, None
         try:
-            answer = worker.ask(dict(request, repeats=1))
+            answer = worker.ask(dict(request, repeats=1, check=True))  # check: T5's states at the defaults
             self.first = answer["wall"][0]
             self.result = np.asarray(answer[key])
         except Exception as error:
@@ -100,7 +104,8 @@ class Peer:
 
     def batch(self, k):
         answer = self.worker.ask(dict(self.request, repeats=k))
-        self.result = np.asarray(answer[self.key])
+        if self.key in answer:  # T5's timed runs return none: the first call's states are scored
+            self.result = np.asarray(answer[self.key])
         return answer["wall"], answer["cpu"]
 
 
@@ -288,6 +293,98 @@ def task_gradient(worker, qsp_model, rounds, per_round):
     return rows, fd_check
 
 
+def task_scale(worker, args):
+    """T5: random sparse mass-action networks (``engine_scale``), one size after another: qsp's
+    compile time (``qsp.compile`` + the first jitted call) and time per simulation with new rate
+    constants, against libRoadRunner and AMICI on the network's SBML and scipy BDF, interleaved."""
+    import engine_scale as es
+
+    rows = []
+    for n in args.t5_sizes:
+        net = es.network(n, args.seed)
+        tag = f"{net.label}, rtol 1e-6, atol 1e-8"
+        log(f"[T5] {net.label}, {net.problem.n_reactions} reactions: SBML round trip, oracle, first calls")
+        round_trip = es.round_trip(net)
+        ref = es.reference(net)
+        run, compile_s = es.qsp_jitted(net)
+        q = Local("qsp jit", f"{tag}, jax.jit of the parameter dict", run)
+        if q.first is not None:
+            q.note = (f"first call = qsp.compile {compile_s:.2f} s + first jitted call {q.first:.2f} s "
+                      "(tracing, XLA compilation)")
+            q.first += compile_s
+        runners = [q]
+        for tool, label, how in (("roadrunner", "libRoadRunner", "CVODE BDF"), ("amici", "AMICI", "CVODES BDF")):
+            setting = f"{tag}, {how}"
+            why = worker.missing(tool)
+            if tool == "amici" and n > args.t5_amici_max_states:
+                why = why or (f"skipped: AMICI's C++ build of a {n}-state model takes minutes (issue 5: 235 s at 500 "
+                              f"states); --t5-amici-max-states {n} includes it")
+            if why is None:
+                log(f"[T5] {label}: loading the SBML (AMICI builds once, cached in benchmarks/.peer-models)")
+                try:
+                    seconds = worker.ask(es.load_request(net, tool))["seconds"]
+                except Exception as error:
+                    why = _reason(error)
+            if why is not None:
+                runners.append(_Missing(label, setting, why))
+                continue
+            peer = Peer(worker, label, setting, es.peer_request(net, tool))
+            peer.note = (f"SBML of qsp.io.write_sbml (read back: rhs and y0 agree to {round_trip:.0e}), loaded in "
+                         f"{seconds:.2f} s" if tool == "roadrunner" else
+                         f"C++ model {'built in' if seconds > 1 else 'taken from the cache in'} {seconds:.3g} s "
+                         "(benchmarks/.peer-models)")
+            runners.append(peer)
+        runners.append(Local("scipy BDF", f"{tag}, sparse analytic Jacobian", es.scipy_bdf(net)))
+        checks = {r: getattr(r, "result", None) for r in runners}
+        log(f"[T5] {net.label}: {args.rounds} interleaved rounds of {args.per_round}")
+        samples = interleave(runners, args.rounds, args.per_round)
+        for r in runners:  # the timed runs took other rate constants: score the first call's states
+            r.result = checks[r]
+        rows += rows_for("T5", runners, samples, ref, ep.max_rel_error, note=lambda r: getattr(r, "note", ""))
+    return rows
+
+
+def task_dose_times(worker, qsp_model, rounds, per_round):
+    """T6: gradient of T3's loss w.r.t. the times of doses 2-6 at rtol 1e-8."""
+    import engine_diffrax as dfx
+    import engine_dose_times as edt
+    import engine_qsp as eq
+
+    compiled, _ = qsp_model
+    obs = ep.observations()
+    log("[T6] oracles: the exact sensitivity form and 5-point central differences, LSODA at rtol 1e-12")
+    g_ref = edt.sensitivity_gradient(obs)
+    g_fd = edt.fd_gradient(obs)
+    fd_check = (ep.gradient_error(g_fd, g_ref), *ep.worst_component(g_fd, g_ref, edt.NAMES))
+    rtol, atol = 1e-8, 1e-10
+    runners = [Local("qsp jax.grad", "adjoint='reverse', rtol 1e-8",
+                     eq.dose_time_gradient(compiled, obs, "reverse", rtol, atol)),
+               Local("qsp jax.jacfwd", "adjoint='forward', rtol 1e-8",
+                     eq.dose_time_gradient(compiled, obs, "forward", rtol, atol))]
+    setting = "forward sensitivities, dose times as event-trigger parameters, rtol 1e-8"
+    why = worker.missing("amici") or worker.prepared.get("amici-dose-times", "not prepared")
+    request = {"op": "gradient", "tool": "amici-dose-times", "obs": obs.tolist(), "rtol": rtol, "atol": atol,
+               "method": "forward"}
+    runners.append(Peer(worker, "AMICI", setting, request, key="grad") if why is None
+                   else _Missing("AMICI", setting, why))
+    for solver in ("Tsit5", "Kvaerno5"):
+        g, tau = dfx.dose_time_gradient(obs, solver, rtol, atol)
+        runners.append(Local(f"diffrax {solver}", "jax.jacfwd through the dose segments, ForwardMode, rtol 1e-8",
+                             lambda g=g, tau=tau: g(tau)))
+    fd = Local("scipy LSODA", "central differences (10 solves, step 1e-3 day), rtol 1e-8",
+               lambda: edt.fd_gradient(obs, rtol=rtol, atol=atol, points=3))
+    fd.limit = 3  # half a second per run: three runs say enough
+    runners.append(fd)
+    log(f"[T6] {rounds} interleaved rounds of {per_round}")
+    samples = interleave(runners, rounds, per_round)
+
+    def worst(r):
+        error, name = ep.worst_component(r.result, g_ref, edt.NAMES)
+        return f"worst component {error:.1e} ({name})"
+
+    return rows_for("T6", runners, samples, g_ref, ep.gradient_error, note=worst), fd_check
+
+
 def task_population(worker, args, check):
     """T2: each tool once over its share of the population (slow peers on a subset)."""
     import engine_diffrax as dfx
@@ -398,7 +495,8 @@ def environment() -> str:
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and 2 rounds (smoke run)")
-    parser.add_argument("--tasks", nargs="+", default=["T1", "T2", "T3", "T4"], choices=["T1", "T2", "T3", "T4"])
+    tasks = ["T1", "T2", "T3", "T4", "T5", "T6"]
+    parser.add_argument("--tasks", nargs="+", default=tasks, choices=tasks)
     parser.add_argument("--rounds", type=int, help="interleaved rounds per timing (default 7, quick 2)")
     parser.add_argument("--per-round", type=int, help="runs of each tool per round (default 3, quick 1)")
     parser.add_argument("--patients", type=int, help="T2 patients for qsp (default 10,000, quick 256)")
@@ -410,11 +508,15 @@ def parse(argv):
     parser.add_argument("--peers-python", help="Python of the peer worker (default: benchmarks/.venv-peers, "
                         "else this one)")
     parser.add_argument("--no-peers", action="store_true", help="skip libRoadRunner and AMICI")
+    parser.add_argument("--t5-sizes", type=int, nargs="+", help="T5 network sizes (default 10 100 500, quick 10)")
+    parser.add_argument("--t5-amici-max-states", type=int, default=100,
+                        help="largest T5 network given to AMICI (its C++ build of 500 states takes ~4 min; cached)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of T5's random networks (as bench_spine.py)")
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = dict(rounds=2 if quick else 7, per_round=1 if quick else 3, patients=256 if quick else 10_000,
                     peer_patients=64 if quick else 10_000, vmap_patients=32 if quick else 512,
-                    scipy_patients=4 if quick else 50)
+                    scipy_patients=4 if quick else 50, t5_sizes=[10] if quick else [10, 100, 500])
     for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -433,7 +535,10 @@ def main(argv=None) -> int:
     if args.no_peers:
         worker.error = "skipped (--no-peers)"
     worker.prepared = {}
-    for tool, package in (("roadrunner", "roadrunner"), ("amici", "amici"), ("amici-jax", "amici.sim.jax")):
+    peer_tools = [("roadrunner", "roadrunner"), ("amici", "amici"), ("amici-jax", "amici.sim.jax")]
+    if "T6" in args.tasks:  # T6's AMICI model: the dose times as parameters (a build of its own, cached)
+        peer_tools.append(("amici-dose-times", "amici"))
+    for tool, package in peer_tools:
         if worker.missing(package) is None:
             log(f"preparing {tool} (AMICI compiles its model once, cached in benchmarks/.peer-models)")
             try:
@@ -454,6 +559,8 @@ def main(argv=None) -> int:
         "T3": lambda: task_gradient(worker, qsp_model, args.rounds, args.per_round),
         "T4": lambda: task_single("T4", worker, qsp_model, ep.output_times(100), stiff, (1e-6,), args.rounds,
                                   args.per_round, default_options=True),
+        "T5": lambda: task_scale(worker, args),
+        "T6": lambda: task_dose_times(worker, qsp_model, args.rounds, args.per_round),
     }
     status = 0
     try:
@@ -474,6 +581,13 @@ def main(argv=None) -> int:
                              f"{fd_norm:.1e} norm-wise, but only to {fd_worst:.1e} in their worst component "
                              f"({fd_name}): solver noise divided by the step, so finite differences cannot check a "
                              "small component to 1e-6.")
+            if name == "T6":
+                result, (fd_norm, fd_worst, fd_name) = result
+                notes.append(f"T6 oracle: the exact sensitivity form (moving dose k by dt moves the state after it by "
+                             f"(f(y-) - f(y+)) dt, then S' = J S) integrated with LSODA at rtol 1e-12. 5-point "
+                             f"central differences of the loss over the dose times (LSODA rtol 1e-12, step 1e-3 day) "
+                             f"agree with it to {fd_norm:.1e} norm-wise and {fd_worst:.1e} in their worst component "
+                             f"({fd_name}).")
             rows += result
     finally:
         worker.close()

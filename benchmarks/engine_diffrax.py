@@ -31,6 +31,16 @@ def _vector_field(t, y, p):
 def simulator(ts, solver: str, rtol: float, atol: float, adjoint=None):
     """``f(p) -> (len(ts), 4)`` concentrations at ``ts`` (numpy, sorted, within [0, 84]); pure JAX
     in ``p`` (jit/vmap/jacfwd it). ``adjoint`` is a diffrax adjoint (default: diffrax's)."""
+    f = dose_time_simulator(ts, solver, rtol, atol, adjoint)
+    return lambda p: f(p, None)
+
+
+def dose_time_simulator(ts, solver: str, rtol: float, atol: float, adjoint=None):
+    """``f(p, dose_times)``: as ``simulator``, with the six dose times as a JAX argument (T6): each
+    segment runs from one dose time to the next, so its ends are traced. Which output times fall
+    in which segment is fixed by the nominal dose times (static shapes), so ``dose_times`` may move
+    only as far as no output time crosses a dose: enough for derivatives at the nominal times.
+    ``dose_times=None`` integrates between the nominal times as Python floats (T1-T4)."""
     ts = np.asarray(ts, float)
     edges = [*ep.DOSE_TIMES, ep.HORIZON]
     n = len(ep.DOSE_TIMES)
@@ -39,14 +49,15 @@ def simulator(ts, solver: str, rtol: float, atol: float, adjoint=None):
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
     kwargs = {} if adjoint is None else {"adjoint": adjoint}
 
-    def simulate(p):
+    def simulate(p, dose_times):
+        ends = edges if dose_times is None else [*(dose_times[k] for k in range(n)), ep.HORIZON]
         y = jnp.stack([0.0, 0.0, p[7] / p[8], 0.0])
         out = jnp.zeros((ts.size, 4))
         for k in range(n):
             y = y.at[0].add(ep.DOSE / p[1])
-            saved = np.concatenate([ts[masks[k]], [edges[k + 1]]])
-            sol = diffrax.diffeqsolve(term, SOLVERS[solver](), edges[k], edges[k + 1], None, y, args=p,
-                                      saveat=diffrax.SaveAt(ts=jnp.asarray(saved)),
+            saved = jnp.concatenate([jnp.asarray(ts[masks[k]]), jnp.reshape(jnp.asarray(ends[k + 1]), (1,))])
+            sol = diffrax.diffeqsolve(term, SOLVERS[solver](), ends[k], ends[k + 1], None, y, args=p,
+                                      saveat=diffrax.SaveAt(ts=saved),
                                       stepsize_controller=controller, max_steps=MAX_STEPS, **kwargs)
             out = out.at[np.nonzero(masks[k])[0]].set(sol.ys[:-1])
             y = sol.ys[-1]
@@ -84,3 +95,15 @@ def gradient(obs, solver, rtol, atol):
     def loss(p):
         return jnp.sum((f(p)[:, 0] - obs) ** 2)
     return jax.jit(jax.jacfwd(loss)), params_vector()
+
+
+def dose_time_gradient(obs, solver, rtol, atol):
+    """T6: ``jax.jacfwd`` (``diffrax.ForwardMode()``) of T3's loss w.r.t. the times of doses 2-6,
+    through the segments of ``dose_time_simulator``; returns the jitted function and the
+    nominal times."""
+    f = dose_time_simulator(ep.observation_times(), solver, rtol, atol, adjoint=diffrax.ForwardMode())
+    obs, p = jnp.asarray(obs), params_vector()
+
+    def loss(tau):
+        return jnp.sum((f(p, jnp.concatenate([jnp.zeros(1), tau]))[:, 0] - obs) ** 2)
+    return jax.jit(jax.jacfwd(loss)), jnp.asarray(ep.DOSE_TIMES[1:], jnp.float64)

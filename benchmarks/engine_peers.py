@@ -9,8 +9,11 @@ packages. Every answer carries wall-clock and process CPU times of each timed ru
 the results (states or gradients) for the accuracy check in the benchmark.
 
 Requests (``op``): ``hello`` (which peers import), ``prepare`` (load / compile a tool's
-model, cached under ``benchmarks/.peer-models``), ``simulate`` (T1, T4), ``population``
-(T2), ``gradient`` (T3), ``quit``.
+model, cached under ``benchmarks/.peer-models``; ``amici-dose-times`` is T6's variant with
+the dose times as parameters), ``load`` (T5: libRoadRunner or AMICI on an SBML text sent
+with the request, kept under a key), ``simulate`` (T1, T4, T5: with ``param_sets`` each
+timed run takes the next set, and ``check`` asks for one more, untimed, run at ``params``
+whose states are returned), ``population`` (T2), ``gradient`` (T3, T6), ``quit``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import engine_dose_times as edt  # noqa: E402
 import engine_problem as ep  # noqa: E402
 
 MODEL_DIR = HERE / ".peer-models"
@@ -43,11 +47,11 @@ def _version(name):
         return None, f"{type(error).__name__}: {error}".splitlines()[0][:160]
 
 
-def sbml_text() -> str:
+def sbml_text(dose_time_parameters=False) -> str:
     import antimony
 
     antimony.clearPreviousLoads()
-    if antimony.loadAntimonyString(ep.antimony()) < 0:
+    if antimony.loadAntimonyString(ep.antimony(dose_time_parameters=dose_time_parameters)) < 0:
         raise RuntimeError(antimony.getLastError())
     return antimony.getSBMLString("tmdd_2cmt")
 
@@ -68,12 +72,12 @@ class RoadRunnerTool:
     resets the state (re-applying the initial assignments to the current parameters) and
     integrates over the uniform output grid."""
 
-    def __init__(self, sbml):
+    def __init__(self, sbml, selections=SELECTIONS):
         import roadrunner
 
         t = time.perf_counter()
         self.rr = roadrunner.RoadRunner(sbml)
-        self.rr.timeCourseSelections = ["time", *SELECTIONS]
+        self.rr.timeCourseSelections = ["time", *selections]
         self.load_seconds = time.perf_counter() - t
 
     def simulate(self, ts, params, rtol, atol):
@@ -82,6 +86,25 @@ class RoadRunnerTool:
         rr.integrator.absolute_tolerance = atol
         for k, v in params.items():
             rr[k] = v
+        rr.reset()
+        return np.asarray(rr.simulate(float(ts[0]), float(ts[-1]), len(ts)))[:, 1:]
+
+
+class RoadRunnerNetworkTool(RoadRunnerTool):
+    """T5: libRoadRunner on a network's SBML (``qsp.io.write_sbml``), returning the species'
+    amounts; hundreds of parameters are set by index in one call (``rr[name] = value`` parses
+    each name: 5 % of a 10-state simulation)."""
+
+    def __init__(self, sbml, states):
+        super().__init__(sbml, selections=states)  # a bare species id selects its amount
+        self.index = {k: i for i, k in enumerate(self.rr.model.getGlobalParameterIds())}
+
+    def simulate(self, ts, params, rtol, atol):
+        rr = self.rr
+        rr.integrator.relative_tolerance = rtol
+        rr.integrator.absolute_tolerance = atol
+        rr.model.setGlobalParameterValues(np.array([self.index[k] for k in params], np.int32),
+                                          np.array(list(params.values()), float))
         rr.reset()
         return np.asarray(rr.simulate(float(ts[0]), float(ts[-1]), len(ts)))[:, 1:]
 
@@ -107,13 +130,13 @@ class AmiciTool:
     defaults otherwise); the observable ``obs_Lc`` with sigma 1 gives T3's loss as
     SSE = -2 llh + const, so its gradient is -2 sllh."""
 
-    def __init__(self, sbml):
+    def __init__(self, sbml, prefix="tmdd_2cmt", names=ep.NAMES):
         import amici
         from amici.sim import sundials
 
-        self.amici, self.sim = amici, sundials
+        self.amici, self.sim, self.names = amici, sundials, names
         digest = hashlib.sha1((sbml + amici.__version__).encode()).hexdigest()[:10]
-        name = f"tmdd_2cmt_{digest}"
+        name = f"{prefix}_{digest}"
         out = MODEL_DIR / name
         t = time.perf_counter()
         if not (out / ".complete").exists():
@@ -126,8 +149,8 @@ class AmiciTool:
         self.model = module.get_model()
         self.model.set_parameter_scale(sundials.ParameterScaling.none)
         ids = list(self.model.get_free_parameter_ids())
-        self.index = {k: ids.index(k) for k in ep.NAMES}
-        self.model.set_parameter_list([self.index[k] for k in ep.NAMES])
+        self.index = {k: ids.index(k) for k in ids}
+        self.model.set_parameter_list([self.index[k] for k in names])  # what sensitivities are for
         self.base = np.array(self.model.get_free_parameters())
         self.solver = self.model.create_solver()
 
@@ -185,6 +208,47 @@ class AmiciTool:
         edata.set_noise_scales([1.0] * len(obs))
         rdata = self._check(self.sim.run_simulation(self.model, self.solver, edata))
         return -2.0 * np.asarray(rdata.sllh)  # llh = -SSE/2 + const for sigma = 1
+
+
+class AmiciNetworkTool:
+    """T5: AMICI's C++ model (CVODES BDF, AMICI's defaults otherwise) of a network's SBML, compiled
+    once and cached under ``benchmarks/.peer-models`` by a digest of the SBML text. AMICI's states
+    are the species' concentrations: ``scale`` (each species' compartment volume, fixed in T5)
+    turns them into amounts."""
+
+    def __init__(self, sbml, states, scale=None):
+        import amici
+        from amici.sim import sundials
+
+        self.sim = sundials
+        digest = hashlib.sha1((sbml + amici.__version__).encode()).hexdigest()[:10]
+        name = f"network_{digest}"
+        out = MODEL_DIR / name
+        t = time.perf_counter()
+        if not (out / ".complete").exists():
+            amici.SbmlImporter(sbml, from_file=False).sbml2amici(name, str(out), verbose=False)
+            (out / ".complete").write_text("ok")
+        self.compile_seconds = time.perf_counter() - t
+        self.model = amici.import_model_module(name, str(out)).get_model()
+        self.model.set_parameter_scale(sundials.ParameterScaling.none)
+        self.index = {k: i for i, k in enumerate(self.model.get_free_parameter_ids())}
+        self.base = np.array(self.model.get_free_parameters())
+        ids = list(self.model.get_state_ids())
+        self.order = [ids.index(k) for k in states]
+        self.scale = np.ones(len(states)) if scale is None else np.asarray(scale, float)
+        self.solver = self.model.create_solver()
+
+    def simulate(self, ts, params, rtol, atol):
+        self.model.set_timepoints(list(map(float, ts)))
+        self.solver.set_relative_tolerance(rtol)
+        self.solver.set_absolute_tolerance(atol)
+        values = self.base.copy()
+        values[[self.index[k] for k in params]] = list(params.values())
+        self.model.set_free_parameters(values)
+        rdata = self.sim.run_simulation(self.model, self.solver)
+        if rdata.status != self.sim.AMICI_SUCCESS:
+            raise RuntimeError(f"AMICI status {self.sim.simulation_status_to_str(rdata.status)}")
+        return np.asarray(rdata.x)[:, self.order] * self.scale
 
 
 class AmiciJaxTool:
@@ -272,7 +336,7 @@ class AmiciJaxTool:
 # ----------------------------------------------------------------------------- the request loop
 class Worker:
     def __init__(self):
-        self.tools, self.sbml = {}, None
+        self.tools, self.sbml, self.turns = {}, None, {}
 
     def hello(self, _):
         peers = {}
@@ -294,18 +358,45 @@ class Worker:
     def prepare(self, req):
         tool = req["tool"]
         if tool not in self.tools:
-            if self.sbml is None:
-                self.sbml = sbml_text()
-            cls = {"roadrunner": RoadRunnerTool, "amici": AmiciTool, "amici-jax": AmiciJaxTool}[tool]
-            self.tools[tool] = cls(self.sbml)
-        t = self.tools[tool]
+            if tool == "amici-dose-times":  # T6: the dose times t2..t6 as trigger parameters
+                self.tools[tool] = AmiciTool(sbml_text(dose_time_parameters=True), "tmdd_dose_times", edt.NAMES)
+            else:
+                if self.sbml is None:
+                    self.sbml = sbml_text()
+                cls = {"roadrunner": RoadRunnerTool, "amici": AmiciTool, "amici-jax": AmiciJaxTool}[tool]
+                self.tools[tool] = cls(self.sbml)
+        return self._seconds(self.tools[tool])
+
+    @staticmethod
+    def _seconds(t):
         return {"seconds": getattr(t, "load_seconds", None) or getattr(t, "compile_seconds", None)}
+
+    def load(self, req):
+        """T5: ``tool`` ("roadrunner" or "amici") on ``sbml``, kept as ``"{tool}:{key}"``; the
+        states come back as amounts of the species ``states``, in that order."""
+        name = f"{req['tool']}:{req['key']}"
+        if name not in self.tools:
+            if req["tool"] == "roadrunner":
+                self.tools[name] = RoadRunnerNetworkTool(req["sbml"], req["states"])
+            else:
+                self.tools[name] = AmiciNetworkTool(req["sbml"], req["states"], req.get("scale"))
+        return self._seconds(self.tools[name])
 
     def simulate(self, req):
         tool = self.tools[req["tool"]]
         ts = np.asarray(req["ts"])
-        walls, cpus, y = timed(lambda: tool.simulate(ts, req["params"], req["rtol"], req["atol"]), req["repeats"])
-        return {"wall": walls, "cpu": cpus, "y": np.asarray(y).tolist()}
+        if "param_sets" not in req:
+            walls, cpus, y = timed(lambda: tool.simulate(ts, req["params"], req["rtol"], req["atol"]),
+                                   req["repeats"])
+            return {"wall": walls, "cpu": cpus, "y": np.asarray(y).tolist()}
+        sets, turn = req["param_sets"], self.turns.get(req["tool"], 0)  # go on where the last batch stopped
+        self.turns[req["tool"]] = turn + req["repeats"]
+        order = iter(sets[(turn + i) % len(sets)] for i in range(req["repeats"]))
+        walls, cpus, _ = timed(lambda: tool.simulate(ts, next(order), req["rtol"], req["atol"]), req["repeats"])
+        answer = {"wall": walls, "cpu": cpus}
+        if req.get("check"):
+            answer["y"] = np.asarray(tool.simulate(ts, req["params"], req["rtol"], req["atol"])).tolist()
+        return answer
 
     def population(self, req):
         ts, pop = np.asarray(req["ts"]), req["pop"]

@@ -91,21 +91,24 @@ def initial_state(p) -> np.ndarray:
     return np.array([0.0, 0.0, p["ksyn"] / p["kdeg"], 0.0])
 
 
-def solve_scipy(ts, p=None, *, method="LSODA", rtol=REF_RTOL, atol=REF_ATOL, max_step=np.inf) -> np.ndarray:
+def solve_scipy(ts, p=None, *, method="LSODA", rtol=REF_RTOL, atol=REF_ATOL, max_step=np.inf,
+                dose_times=DOSE_TIMES) -> np.ndarray:
     """States at ``ts`` (shape (len(ts), 4)) by ``scipy.integrate.solve_ivp``, one call per dose
-    interval with the analytic Jacobian; the dose is added to Lc exactly at each dose time. An
-    output at a dose time reports the state after the dose. Raises ``RuntimeError`` on failure."""
+    interval with the analytic Jacobian; the dose is added to Lc exactly at each dose time
+    (``dose_times``, increasing; T6 moves them). An output at a dose time reports the state after
+    the dose. Raises ``RuntimeError`` on failure."""
     p = {**PARAMS, **(p or {})}
     ts = np.asarray(ts, float)
+    dose_times = tuple(float(t) for t in dose_times)
     y = initial_state(p)
     out = np.empty((ts.size, 4))
-    edges = [*DOSE_TIMES, max(HORIZON, float(ts[-1]))]
+    edges = [*dose_times, max(HORIZON, float(ts[-1]))]
     f = lambda t, y: rhs(t, y, p)  # noqa: E731
     jac = lambda t, y: jacobian(t, y, p)  # noqa: E731
-    for k, start in enumerate(DOSE_TIMES):
+    for k, start in enumerate(dose_times):
         y = y + np.array([DOSE / p["V1"], 0.0, 0.0, 0.0])
         end = edges[k + 1]
-        last = k == len(DOSE_TIMES) - 1
+        last = k == len(dose_times) - 1
         inside = (ts >= start) & ((ts <= end) if last else (ts < end))
         if end <= start:
             continue
@@ -116,7 +119,7 @@ def solve_scipy(ts, p=None, *, method="LSODA", rtol=REF_RTOL, atol=REF_ATOL, max
         values = dict(zip(sol.t, sol.y.T))
         out[inside] = np.array([values[t] for t in ts[inside]])
         y = sol.y[:, -1]
-    out[ts < DOSE_TIMES[0]] = initial_state(p)
+    out[ts < dose_times[0]] = initial_state(p)
     return out
 
 
@@ -230,23 +233,27 @@ def gradient_error(g, g_ref) -> float:
     return float(np.max(np.abs(g - g_ref)) / np.max(np.abs(g_ref)))
 
 
-def worst_component(g, g_ref) -> tuple[float, str]:
-    """The largest component-wise relative error ``|g_i - ref_i| / |ref_i|`` and its parameter."""
+def worst_component(g, g_ref, names=NAMES) -> tuple[float, str]:
+    """The largest component-wise relative error ``|g_i - ref_i| / |ref_i|`` and its name in ``names``."""
     g, g_ref = np.asarray(g, float), np.asarray(g_ref, float)
     if g.shape != g_ref.shape or not np.all(np.isfinite(g)):
         return float("nan"), "?"
     rel = np.abs(g - g_ref) / np.abs(g_ref)
-    return float(np.max(rel)), NAMES[int(np.argmax(rel))]
+    return float(np.max(rel)), names[int(np.argmax(rel))]
 
 
 # ----------------------------------------------------------------------------- SBML, as Antimony text
-def antimony(p=None) -> str:
+def antimony(p=None, dose_time_parameters=False) -> str:
     """The same model as Antimony text for libRoadRunner and AMICI: the four concentrations are
     species of a unit compartment, so each reaction rate is literally a term of the ODEs above;
-    the first dose is the initial value of Lc and the others are events at their times."""
+    the first dose is the initial value of Lc and the others are events at their times. With
+    ``dose_time_parameters`` the times of doses 2-6 are parameters ``t2``..``t6`` of the
+    triggers (``at time >= t2``), so that sensitivities w.r.t. them can be asked for (T6)."""
     p = {**PARAMS, **(p or {})}
     lines = ["model tmdd_2cmt", "  compartment cell = 1;", "  species Lc in cell, Lp in cell, R in cell, RL in cell;"]
     lines += [f"  {k} = {v!r};" for k, v in p.items()]
+    if dose_time_parameters:
+        lines += [f"  t{k} = {t!r};" for k, t in enumerate(DOSE_TIMES[1:], start=2)]
     lines += [f"  dose = {DOSE!r};", "  Lc = dose / V1;", "  Lp = 0;", "  R = ksyn / kdeg;", "  RL = 0;",
               "  elimination: Lc -> ; CL / V1 * Lc",
               "  to_peripheral: Lc -> ; Q / V1 * (Lc - Lp)",
@@ -256,6 +263,7 @@ def antimony(p=None) -> str:
               "  degradation: R -> ; kdeg * R",
               "  internalisation: RL -> ; kint * RL"]
     for k, t in enumerate(DOSE_TIMES[1:], start=2):
-        lines.append(f"  dose{k}: at time >= {t!r}: Lc = Lc + dose / V1;")
+        when = f"t{k}" if dose_time_parameters else repr(t)
+        lines.append(f"  dose{k}: at time >= {when}: Lc = Lc + dose / V1;")
     lines.append("end")
     return "\n".join(lines) + "\n"

@@ -85,3 +85,23 @@ def gradient(compiled, regimen, obs, adjoint: str, rtol=1e-8, atol=1e-10):
     g = jax.jit(ordered)
     values = as_jax(ep.PARAMS)
     return lambda: g(values)
+
+
+def dose_time_gradient(compiled, obs, adjoint: str, rtol=1e-8, atol=1e-10):
+    """T6: the gradient of T3's loss w.r.t. the times of doses 2-6, ``jax.grad`` with
+    ``adjoint="reverse"`` or ``jax.jacfwd`` with ``adjoint="forward"``. The regimen is built
+    inside the differentiated function, one ``qsp.Bolus`` per dose with a traced ``time`` (the
+    first at day 0); returns a no-argument function giving the five derivatives."""
+    ts, obs = jnp.asarray(ep.observation_times()), jnp.asarray(obs)
+    values = as_jax(ep.PARAMS)
+
+    def loss(tau):
+        regimen = qsp.Regimen([qsp.Bolus("Lc", amount=ep.DOSE, time=ep.DOSE_TIMES[0]),
+                               *(qsp.Bolus("Lc", amount=ep.DOSE, time=tau[k]) for k in range(tau.shape[0]))])
+        sol = qsp.simulate(compiled, ts, params=values, regimen=regimen, rtol=rtol, atol=atol, adjoint=adjoint)
+        return jnp.sum((sol["Lc"] - obs) ** 2)
+
+    transform = jax.grad if adjoint == "reverse" else jax.jacfwd
+    g = jax.jit(transform(loss))
+    tau = jnp.asarray(ep.DOSE_TIMES[1:], jnp.float64)
+    return lambda: g(tau)

@@ -10,6 +10,8 @@ TARGET_T2_RATE = 2000.0  # patients/s using both cores
 TARGET_T2_RSS_GIB = 2.0
 TARGET_T3_MS, TARGET_T3_ERR = 30.0, 1e-6
 TARGET_T4_MS = 2.2
+TARGET_T5_STATES, TARGET_T5_COMPILE_S, TARGET_T5_MS = 500, 5.0, 10.0  # compile and per simulation
+TARGET_T6_MS, TARGET_T6_ERR = 20.0, 1e-6
 
 
 @dataclass
@@ -42,9 +44,10 @@ class Row:
 
     @property
     def group(self) -> str:
-        """Rows compared with each other: the task, and for T1 the tolerance."""
-        if self.task == "T1":
-            return "T1 " + self.setting.split(",")[0]
+        """Rows compared with each other: the task, and for T1 the tolerance, for T5 the network
+        size (the first item of ``setting``)."""
+        if self.task in ("T1", "T5"):
+            return f"{self.task} " + self.setting.split(",")[0]
         return self.task
 
 
@@ -134,4 +137,29 @@ def targets(rows) -> list[str]:
         out.append(f"* T4: qsp jit with default options {_time(q4.wall)} wall, {_time(q4.cpu)} CPU "
                    f"(<= {TARGET_T4_MS:g} ms{beside}): {verdict(q4.wall * 1e3 <= TARGET_T4_MS)} on wall time, "
                    f"{verdict(q4.cpu * 1e3 <= TARGET_T4_MS)} on CPU time")
+    return out + _targets_t5_t6(rows, verdict)
+
+
+def _targets_t5_t6(rows, verdict) -> list[str]:
+    out = []
+    group = f"T5 {TARGET_T5_STATES} states"
+    q5 = _find(rows, group, "qsp jit")
+    if q5 and q5.first is not None:
+        rr = _find(rows, group, "libRoadRunner")
+        beside = f"; libRoadRunner in this run {_time(rr.wall)} wall, {_time(rr.cpu)} CPU" if rr else ""
+        out.append(f"* T5 {TARGET_T5_STATES} states: qsp.compile + first call {_time(q5.first)} (<= "
+                   f"{TARGET_T5_COMPILE_S:g} s): {verdict(q5.first <= TARGET_T5_COMPILE_S)}; per simulation "
+                   f"{_time(q5.wall)} wall, {_time(q5.cpu)} CPU (<= {TARGET_T5_MS:g} ms{beside}): "
+                   f"{verdict(q5.wall * 1e3 <= TARGET_T5_MS)} on wall time, {verdict(q5.cpu * 1e3 <= TARGET_T5_MS)} "
+                   "on CPU time")
+    elif any(r.task == "T5" for r in rows):
+        out.append(f"* T5: the {TARGET_T5_STATES}-state network was not measured in this run (its targets: compile "
+                   f"<= {TARGET_T5_COMPILE_S:g} s, <= {TARGET_T5_MS:g} ms per simulation)")
+    t6 = [r for r in rows if r.task == "T6" and r.tool.startswith("qsp") and r.wall is not None]
+    if t6:
+        best = min(t6, key=lambda r: r.wall)
+        out.append(f"* T6: fastest qsp dose-time gradient ({best.tool}) {_time(best.wall)} wall, {_time(best.cpu)} CPU "
+                   f"(<= {TARGET_T6_MS:g} ms): {verdict(best.wall * 1e3 <= TARGET_T6_MS)} on wall time, "
+                   f"{verdict(best.cpu * 1e3 <= TARGET_T6_MS)} on CPU time; error {best.error_vs_ref:.1e} vs the "
+                   f"sensitivity oracle (<= {TARGET_T6_ERR:g}): {verdict(best.error_vs_ref <= TARGET_T6_ERR)}")
     return out
