@@ -35,4 +35,4 @@ def split_regimens(compiled, regimens, t0s):
 def simulate_states(compiled, times, before, p, structure, numbers, options, t0):
     """States at ``times`` (T, N), the failure marker (2,) (``[-1, -1]`` when the solve
     succeeded) and the prepared args, for one subject; pure JAX."""
-    return simulate_core(compiled, times, before, p, structure, numbers, options, t0)
+    return simulate_core(compiled, times, before, p, structure, numbers, options, t0)[:3]

@@ -172,7 +172,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
         _check_regimen_numbers(structure, numbers, t0)
         if float(t0) > float(ts[0]):
             raise SolverError(f"t0={float(t0):g} is after the first output time {float(ts[0]):g}.")
-    ys, failed, args = _core(compiled, ts, flags, p, structure, numbers, options, t0)
+    ys, failed, args, n_steps = _core(compiled, ts, flags, p, structure, numbers, options, t0)
     if traced:
         ys = eqx.error_if(ys, (failed[0] >= 0) | ~jnp.all(jnp.isfinite(ys)),
                           "qsp.simulate: the integration failed (max_steps reached, step size collapsed, or "
@@ -180,7 +180,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
                           "(the default 'rodas5p'), or check parameter values.")
     else:
         _raise_on_failure(compiled, ts, ys, failed, options, args)
-    return Solution(compiled, jnp.asarray(ts), ys, args)
+    return Solution(compiled, jnp.asarray(ts), ys, args, n_steps)
 
 
 def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:

@@ -20,6 +20,7 @@ from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
 from .events import RegimenStructure, split_regimen
 from .solution import Solution, _trajectory_function
+from .balance import MIN_CHUNKS, features, first_chunk, rest_by_predicted_cost, with_products
 from .solve import simulate_core
 
 
@@ -130,8 +131,9 @@ class PopulationSolution:
         (2, 2)
     """
 
-    def __init__(self, compiled: CompiledModel, ts, ys, args, ids):
+    def __init__(self, compiled: CompiledModel, ts, ys, args, ids, n_steps=None):
         self.compiled, self.ts, self.ys, self.args, self.ids = compiled, ts, ys, args, ids
+        self.n_steps = n_steps  # (S,) solver steps attempted per subject (see Solution.n_steps)
 
     def __len__(self) -> int:
         return self.ys.shape[0]
@@ -139,7 +141,8 @@ class PopulationSolution:
     def subject(self, i: int) -> Solution:
         """Subject ``i`` (0-based position) as a :class:`Solution`."""
         args = jax.tree_util.tree_map(lambda a: a[i], self.args)
-        return Solution(self.compiled, self.ts[i], self.ys[i], args)
+        return Solution(self.compiled, self.ts[i], self.ys[i], args,
+                        None if self.n_steps is None else self.n_steps[i])
 
     def __getitem__(self, name: str) -> jax.Array:
         cache = self.compiled.structure.__dict__.setdefault("_population_trajectory_functions", {})
@@ -173,7 +176,8 @@ class PopulationSolution:
 def simulate_population(compiled: CompiledModel, times, params: Mapping | None = None,
                         regimen: Regimen | Sequence[Regimen] | None = None, *, ids=None, before=None, t0=None,
                         chunk_size: int = 1024, progress: bool | None = None, solver=None, rtol=None, atol=None,
-                        max_steps=None, adjoint=None, n_subjects: int | None = None) -> PopulationSolution:
+                        max_steps=None, adjoint=None, n_subjects: int | None = None,
+                        balance: bool = True) -> PopulationSolution:
     """Simulate many subjects in one batched call, ``chunk_size`` subjects at a time.
 
     Args:
@@ -186,6 +190,12 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
         ids: subject identifiers for tables and error messages (default 1..S).
         before: pre-dose flags, shared (T,) or per subject (S, T) (see :func:`qsp.simulate`).
         chunk_size: subjects per compiled batch; memory is bounded by one chunk.
+        balance: with three chunks or more, group subjects of similar cost into the same chunk
+            (the subjects of a chunk step in lockstep, so one stiff subject sets the chunk's
+            cost): the first chunk is a random sample whose step counts train a regression of
+            cost on the subjects' parameters and dose numbers, and the rest run sorted by
+            predicted cost (:mod:`qsp.simulate.balance`). Results come back in the given order
+            and are the same as with ``balance=False``; only the speed differs.
         progress: show a progress bar (tqdm) — default: when there is more than one chunk.
         solver, rtol, atol, max_steps, adjoint, t0: as in :func:`qsp.simulate`.
 
@@ -195,7 +205,7 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
     Raises:
         SolverError: naming the subject and the time window where integration failed.
     """
-    from . import _raise_on_failure, solver_options
+    from . import _is_traced, _raise_on_failure, solver_options
 
     options = dataclasses.replace(solver_options(solver, rtol, atol, max_steps, adjoint), batched=True)
     if params is not None and hasattr(params, "to_dict") and hasattr(params, "columns"):
@@ -234,34 +244,48 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
             bar = tqdm(total=n, unit="subject", desc=f"simulating {compiled.model.name}")
         except ImportError:  # tqdm is optional
             bar = None
-    ys_chunks, args_chunks = [], []
-    for c in range(n_chunks):
-        lo, hi = c * chunk, min((c + 1) * chunk, n)
-        index = np.minimum(np.arange(lo, lo + chunk), n - 1)  # pad the last chunk: static shapes
-        take = lambda a: a[index]  # noqa: E731
-        nums = {k: take(jnp.asarray(v)) if not isinstance(v, np.ndarray) else v[index] for k, v in numbers.items()}
-        ys, failed, args = _population_core(compiled, T[index], flags[index], P[index], structure, nums, options,
-                                            t0s[index])
-        ys, failed = ys[: hi - lo], failed[: hi - lo]
-        args = jax.tree_util.tree_map(lambda a: a[: hi - lo], args)
-        if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((ys, failed))):
+    balance = balance and n_chunks >= MIN_CHUNKS and not _is_traced(P, numbers, T, flags, t0s)
+
+    def run(positions):
+        """Simulate the subjects at ``positions`` (at most one chunk) in one compiled call."""
+        m = len(positions)
+        index = np.concatenate([positions, np.full(chunk - m, positions[-1])])  # static shapes
+        nums = {k: jnp.asarray(v)[index] if not isinstance(v, np.ndarray) else v[index] for k, v in numbers.items()}
+        ys, failed, args, steps = _population_core(compiled, T[index], flags[index], P[index], structure, nums,
+                                                   options, t0s[index])
+        ys, failed, steps = ys[:m], failed[:m], steps[:m]
+        args = jax.tree_util.tree_map(lambda a: a[:m], args)
+        if not _is_traced(ys, failed):
             bad = (np.asarray(failed)[:, 0] >= 0) | ~np.all(np.isfinite(np.asarray(ys)), axis=(1, 2))
             if bad.any():
                 s = int(np.argmax(bad))
+                subject = int(positions[s])
                 try:
-                    _raise_on_failure(compiled, T[lo + s], ys[s], failed[s], options,
+                    _raise_on_failure(compiled, T[subject], ys[s], failed[s], options,
                                       jax.tree_util.tree_map(lambda a: a[s], args))
                 except SolverError as err:
-                    raise SolverError(f"subject {ids[lo + s]} (position {lo + s}): {err}") from None
-        ys_chunks.append(ys)
-        args_chunks.append(args)
+                    raise SolverError(f"subject {ids[subject]} (position {subject}): {err}") from None
         if bar is not None:
-            bar.update(hi - lo)
+            bar.update(m)
+        return ys, args, steps
+
+    results = []
+    if balance:  # train on a random first chunk, then run the rest grouped by predicted cost
+        head = first_chunk(n, chunk)
+        results.append(run(head))
+        x = with_products(features(np.asarray(P), numbers), max_columns=len(head) // 10)
+        order = np.concatenate([head, rest_by_predicted_cost(x, head, np.asarray(results[0][2]))])
+    else:
+        order = np.arange(n)
+    for c in range(len(results), n_chunks):
+        results.append(run(order[c * chunk:(c + 1) * chunk]))
     if bar is not None:
         bar.close()
-    ys = jnp.concatenate(ys_chunks)
-    args = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *args_chunks)
-    return PopulationSolution(compiled, T, ys, args, ids)
+    back = np.argsort(order)  # the caller's order
+    ys = jnp.concatenate([r[0] for r in results])[back]
+    args = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a)[back], *[r[1] for r in results])
+    n_steps = jnp.concatenate([r[2] for r in results])[back]
+    return PopulationSolution(compiled, T, ys, args, ids, n_steps)
 
 
 def _parameter_matrix(compiled, params, n):

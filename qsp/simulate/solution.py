@@ -22,6 +22,9 @@ class Solution(eqx.Module):
     Attributes:
         ts: output times (T,).
         ys: states at the output times (T, N): species amounts, then rate-rule variables.
+        n_steps: solver steps attempted (accepted and rejected) over the whole simulation, an
+            int32 scalar (``None`` where unknown): the cost of the solve, e.g. to compare
+            tolerances or solvers, or to see that a parameter set made the model stiff.
 
     Example:
         >>> import qsp, jax.numpy as jnp
@@ -37,6 +40,7 @@ class Solution(eqx.Module):
     ts: jax.Array
     ys: jax.Array
     args: Args
+    n_steps: jax.Array | None = None
 
     def __getitem__(self, name: str) -> jax.Array:
         return _trajectory_function(self.compiled, name)(self.ts, self.ys, self.args)

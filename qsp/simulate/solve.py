@@ -90,7 +90,7 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
                       outputs=None, out=None, dense_output=False, event_active=None):
     """Integrate from ``t0`` to ``t1`` (``t1 >= t0``) with constant input ``u``.
 
-    Returns ``(y(t1), failed, dt_next, out)``. With ``outputs = (ts, lo, hi)`` (see
+    Returns ``(y(t1), failed, dt_next, out, n_steps)`` (``n_steps``: attempted steps, int32). With ``outputs = (ts, lo, hi)`` (see
     :func:`output_plan`), rows ``lo..hi-1`` of ``out`` receive the solution at ``ts[lo:hi]``,
     which lie in ``[t0, t1]``: native solvers end a step at each of them, or with
     ``dense_output`` evaluate their continuous extension (no step ends at an output); diffrax
@@ -123,9 +123,9 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
         else:
             result = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=options.solver.name,
                                           batched=options.batched, **kwargs)
-        y1, dt_next, _, ok = result[:4]
+        y1, dt_next, n_steps, ok = result[:4]
         tail = (result[5],) if events is not None else ()
-        return (y1, ~ok, dt_next, (result[4] if with_outputs else out)) + tail
+        return (y1, ~ok, dt_next, (result[4] if with_outputs else out), n_steps) + tail
     if event_active is not None:
         raise SolverError(f"model {compiled.model.name!r} has events; they are located by qsp's own solvers "
                           "only: use solver='rodas5p' (the default), 'rodas5' or 'tsit5'.")
@@ -138,18 +138,18 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
             saveat=saveat, stepsize_controller=controller,
             max_steps=options.max_steps, adjoint=options.adjoint, throw=False,
         )
-        return sol.ys, sol.result != diffrax.RESULTS.successful
+        return sol.ys, sol.result != diffrax.RESULTS.successful, jnp.asarray(sol.stats["num_steps"], jnp.int32)
 
     def stay(y0):  # a zero-length interval (diffrax wants t1 > t0)
         count = outputs[0].shape[0] + 1 if with_outputs else 1
-        return jnp.broadcast_to(y0, (count,) + y0.shape), jnp.asarray(False)
+        return jnp.broadcast_to(y0, (count,) + y0.shape), jnp.asarray(False), jnp.zeros((), jnp.int32)
 
-    ys, failed = jax.lax.cond(t1 > t0, solve, stay, y0)
+    ys, failed, n_steps = jax.lax.cond(t1 > t0, solve, stay, y0)
     if with_outputs:
         ts, lo, hi = outputs
         index = jnp.arange(ts.shape[0])
         out = jnp.where(((index >= lo) & (index < hi))[:, None], ys[:-1], out)
-    return ys[-1], failed, jnp.asarray(jnp.nan, y0.dtype), out
+    return ys[-1], failed, jnp.asarray(jnp.nan, y0.dtype), out, n_steps
 
 
 def output_plan(ts, before, event_times, t0):
@@ -209,8 +209,9 @@ def _apply_event(k, table, y, active, y_init, ss_states, ss_row):
 
 def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStructure, numbers: dict,
                   options: SolverOptions, t0):
-    """States at ``ts`` (shape (T, N)), the first failed segment ``[a, b]`` (or ``[-1, -1]``) and
-    the prepared :class:`~qsp.compile.Args`.
+    """States at ``ts`` (shape (T, N)), the first failed segment ``[a, b]`` (or ``[-1, -1]``),
+    the prepared :class:`~qsp.compile.Args` and the number of solver steps attempted (int32,
+    accepted and rejected, over all segments; steady-state solves not counted).
 
     Pure JAX: differentiable in ``p`` and in every number of the regimen. ``before`` flags the
     output times that report the state just before events at that time (pre-dose samples).
@@ -225,7 +226,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
     dtype = y_init.dtype
     n = y_init.shape[0]
     if n == 0:  # no states (outputs are functions of parameters and time): nothing to integrate
-        return jnp.zeros((ts.shape[0], 0), dtype), -jnp.ones((2,), dtype), args
+        return jnp.zeros((ts.shape[0], 0), dtype), -jnp.ones((2,), dtype), args, jnp.zeros((), jnp.int32)
     table, info = event_table(compiled, structure, numbers, args)
     ss_states = steady_states(compiled, structure, numbers, info, args, options)
     ss_row = jnp.full((max(len(structure.doses), 1),), -1, jnp.int32)
@@ -254,7 +255,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
         active0 = jnp.zeros((0,), bool)
 
     def segment(carry, k):
-        y, t, dt, active, out, failed, event_active = carry
+        y, t, dt, active, out, failed, event_active, steps = carry
         u = jnp.zeros((n,), dtype)
         if active.size:
             u = u.at[info["slot_target"]].add(info["slot_rate"] * active)
@@ -265,9 +266,10 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
         result = integrate_segment(compiled, t, target, y, args, u, options, dt,
                                    outputs=(unique_t, lo[k], hi[k]), out=out, dense_output=dense_output,
                                    event_active=event_active if with_events else None)
-        y_end, seg_failed, dt_next, out = result[:4]
+        y_end, seg_failed, dt_next, out, n_steps = result[:5]
+        steps = steps + n_steps
         if with_events:
-            event_active = result[4]
+            event_active = result[5]
         failed = jnp.where((failed[0] < 0) & seg_failed, jnp.stack([t, target]), failed)
         y = jnp.where(target > t, y_end, y)
         dt = jnp.where(target > t, dt_next, dt)
@@ -277,12 +279,12 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
             is_event = k < n_events
             y = jnp.where(is_event, y_new, y)
             active = jnp.where(is_event, active_new, active)
-        return (y, target, dt, active, out, failed, event_active), None
+        return (y, target, dt, active, out, failed, event_active, steps), None
 
     carry0 = (y_init, t0, jnp.asarray(-1.0, dtype), jnp.zeros((structure.n_infusions,), dtype),
-              jnp.zeros((unique_t.shape[0], n), dtype), -jnp.ones((2,), dtype), active0)
-    (_, _, _, _, out, failed, _), _ = jax.lax.scan(segment, carry0, jnp.arange(n_events + 1))
-    return out[unique_index], failed, args
+              jnp.zeros((unique_t.shape[0], n), dtype), -jnp.ones((2,), dtype), active0, jnp.zeros((), jnp.int32))
+    (_, _, _, _, out, failed, _, steps), _ = jax.lax.scan(segment, carry0, jnp.arange(n_events + 1))
+    return out[unique_index], failed, args, steps
 
 
 def steady_states(compiled, structure: RegimenStructure, numbers, info, args, options):
