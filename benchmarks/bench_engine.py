@@ -24,7 +24,7 @@ diffrax model run in this process; libRoadRunner and AMICI in a worker process
 (``engine_peers.py``) in ``benchmarks/.venv-peers`` when it exists. Runs of the tools are
 interleaved round by round and medians are reported, with CPU times beside wall times
 (on a loaded machine the CPU time is the steadier of the two). Every result is scored
-against scipy LSODA at rtol 1e-12. One markdown table goes to stdout (progress to stderr);
+against scipy LSODA at rtol 1e-12 (T5: 1e-11; T3, T6: sensitivity equations integrated by it). One markdown table goes to stdout (progress to stderr);
 benchmarks/README.md explains each column.
 """
 
@@ -177,11 +177,14 @@ def _peer_env(python):
 
 def interleave(runners, rounds, per_round):
     """Runs every healthy runner ``per_round`` times per round, round after round; returns
-    {runner: (walls, cpus)}. A runner that fails mid-way keeps its error."""
+    {runner: (walls, cpus)}. A runner that fails mid-way keeps its error. A runner stops early
+    once it has ``limit`` runs, or once its runs took ``budget`` seconds (wall) in all."""
     samples = {r: ([], []) for r in runners if r.error is None}
     for _ in range(rounds):
         for r in list(samples):
             if len(samples[r][0]) >= (getattr(r, "limit", None) or float("inf")):
+                continue
+            if sum(samples[r][0]) >= (getattr(r, "budget", None) or float("inf")):
                 continue
             try:
                 walls, cpus = r.batch(per_round)
@@ -336,6 +339,8 @@ def task_scale(worker, args):
             runners.append(peer)
         runners.append(Local("scipy BDF", f"{tag}, sparse analytic Jacobian", es.scipy_bdf(net)))
         checks = {r: getattr(r, "result", None) for r in runners}
+        for r in runners:
+            r.budget = args.t5_budget
         log(f"[T5] {net.label}: {args.rounds} interleaved rounds of {args.per_round}")
         samples = interleave(runners, args.rounds, args.per_round)
         for r in runners:  # the timed runs took other rate constants: score the first call's states
@@ -489,7 +494,8 @@ def environment() -> str:
         rev = "?"
     return (f"{datetime.datetime.now():%Y-%m-%d %H:%M}, qsp {getattr(qsp, '__version__', '?')} ({rev}), "
             f"jax {jax.__version__}, diffrax {diffrax.__version__}, scipy {scipy.__version__}, "
-            f"Python {platform.python_version()}, {jax.devices()[0].platform}, {os.cpu_count()} CPUs")
+            f"Python {platform.python_version()}, {jax.devices()[0].platform}, {os.cpu_count()} CPUs, "
+            f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
 
 
 def parse(argv):
@@ -512,6 +518,9 @@ def parse(argv):
     parser.add_argument("--t5-amici-max-states", type=int, default=100,
                         help="largest T5 network given to AMICI (its C++ build of 500 states takes ~4 min; cached)")
     parser.add_argument("--seed", type=int, default=0, help="seed of T5's random networks (as bench_spine.py)")
+    parser.add_argument("--t5-budget", type=float, default=30.0,
+                        help="T5: seconds of timed runs per tool and size after which that tool stops (after at "
+                        "least one round), so a slow solve is timed over fewer runs (the runs column)")
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = dict(rounds=2 if quick else 7, per_round=1 if quick else 3, patients=256 if quick else 10_000,
