@@ -24,8 +24,9 @@ diffrax model run in this process; libRoadRunner and AMICI in a worker process
 (``engine_peers.py``) in ``benchmarks/.venv-peers`` when it exists. Runs of the tools are
 interleaved round by round and medians are reported, with CPU times beside wall times
 (on a loaded machine the CPU time is the steadier of the two). Every result is scored
-against scipy LSODA at rtol 1e-12 (T5: 1e-11; T3, T6: sensitivity equations integrated by it). One markdown table goes to stdout (progress to stderr);
-benchmarks/README.md explains each column.
+against scipy LSODA at rtol 1e-12 (T5: 1e-11; T3, T6: sensitivity equations integrated by
+it). One markdown table goes to stdout (progress to stderr); benchmarks/README.md explains
+each column.
 """
 
 from __future__ import annotations
@@ -334,8 +335,8 @@ def task_scale(worker, args):
             peer = Peer(worker, label, setting, es.peer_request(net, tool))
             peer.note = (f"SBML of qsp.io.write_sbml (read back: rhs and y0 agree to {round_trip:.0e}), loaded in "
                          f"{seconds:.2f} s" if tool == "roadrunner" else
-                         f"C++ model {'built in' if seconds > 1 else 'taken from the cache in'} {seconds:.3g} s "
-                         "(benchmarks/.peer-models)")
+                         (f"C++ model built in {seconds:.0f} s, cached in benchmarks/.peer-models" if seconds > 1
+                          else "C++ model from the cache (benchmarks/.peer-models)"))
             runners.append(peer)
         runners.append(Local("scipy BDF", f"{tag}, sparse analytic Jacobian", es.scipy_bdf(net)))
         checks = {r: getattr(r, "result", None) for r in runners}
