@@ -92,8 +92,8 @@ class RoadRunnerTool:
 
 class RoadRunnerNetworkTool(RoadRunnerTool):
     """T5: libRoadRunner on a network's SBML (``qsp.io.write_sbml``), returning the species'
-    amounts; hundreds of parameters are set by index in one call (``rr[name] = value`` parses
-    each name: 5 % of a 10-state simulation)."""
+    amounts; the hundreds of parameters are set by index in one call (``rr[name] = value``
+    parses each name)."""
 
     def __init__(self, sbml, states):
         super().__init__(sbml, selections=states)  # a bare species id selects its amount
@@ -134,7 +134,7 @@ class AmiciTool:
         import amici
         from amici.sim import sundials
 
-        self.amici, self.sim, self.names = amici, sundials, names
+        self.amici, self.sim = amici, sundials
         digest = hashlib.sha1((sbml + amici.__version__).encode()).hexdigest()[:10]
         name = f"{prefix}_{digest}"
         out = MODEL_DIR / name
@@ -149,7 +149,7 @@ class AmiciTool:
         self.model = module.get_model()
         self.model.set_parameter_scale(sundials.ParameterScaling.none)
         ids = list(self.model.get_free_parameter_ids())
-        self.index = {k: ids.index(k) for k in ids}
+        self.index = {k: i for i, k in enumerate(ids)}
         self.model.set_parameter_list([self.index[k] for k in names])  # what sensitivities are for
         self.base = np.array(self.model.get_free_parameters())
         self.solver = self.model.create_solver()
