@@ -30,6 +30,12 @@ from ..model.symbols import Compartment, Parameter, Species, Time, Variable, tim
 from .treewalk import CSEProgram, evaluate
 
 DENSE_LIMIT = 40_000  # entries of S below which a dense mat-vec beats a scatter-add
+#: Models with at most this many states get their right-hand side and exact Jacobian as one
+#: straight-line program each (symbolic S·v and ∂f/∂y, CSE-reduced): only element-wise scalar
+#: arithmetic, which XLA fuses into a few kernels per solver stage. The index-array form
+#: (gathers, scatters, a mat-vec) costs a kernel launch per operation in every stage, which
+#: dominates a small model's step (measured, TMDD n = 4 on CPU: see ``_straight_line``).
+STRAIGHT_LINE_MAX_STATES = 16
 
 
 class Args(NamedTuple):
@@ -229,6 +235,9 @@ class CompiledModel(eqx.Module):
     def rhs(self, t, y, args: Args) -> jax.Array:
         """dy/dt = S · v(t, y, p) (+ rate rules), with ``args = prepare(p)``."""
         s = self.structure
+        if s.straight is not None:
+            values = s.straight.rhs.run(self._env(t, y, args))
+            return jnp.stack([jnp.asarray(v, dtype=y.dtype) * jnp.ones((), y.dtype) for v in values])
         dy = jnp.zeros_like(y)
         general = (self._general_values(t, y, args)
                    if s.general_reactions.size or s.rate_rule_states.size else None)
@@ -251,9 +260,16 @@ class CompiledModel(eqx.Module):
         a few scatter-adds instead of n forward passes. Otherwise forward-mode autodiff of :meth:`rhs`.
         """
         s = self.structure
+        n = y.shape[0]
+        if s.straight is not None:
+            values = s.straight.jacobian.run(self._env(t, y, args))
+            rows = [[None] * n for _ in range(n)]
+            for (i, j), v in zip(s.straight.entries, values):
+                rows[i][j] = jnp.asarray(v, dtype=y.dtype) * args.scale[j]
+            zero = jnp.zeros((), y.dtype)
+            return jnp.stack([jnp.stack([zero if v is None else v for v in row]) for row in rows])
         if s.general_reactions.size or s.rate_rule_states.size or not s.ma_index.size:
             return jax.jacfwd(self.rhs, argnums=1)(t, y, args)
-        n = y.shape[0]
         conc = jnp.concatenate([y * args.scale, jnp.ones((1,), y.dtype)])
         scale = jnp.concatenate([args.scale, jnp.zeros((1,), y.dtype)])  # the padding factor is constant
         factors = conc[s.ma_index]  # (R, K)
@@ -425,6 +441,9 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     else:
         s.dense_S = None
 
+    s.straight = (_straight_line(s, reactions, rr_exprs, assignments)
+                  if 0 < n <= STRAIGHT_LINE_MAX_STATES else None)
+
     # initial state: species may refer to other species' initial concentrations
     s.initial_program = CSEProgram(_initial_expressions(model, assignments))
 
@@ -448,6 +467,53 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     s.default_values = tuple(p.value for p in s.parameters)
     defaults = jnp.asarray(s.default_values, dtype=jnp.float64)
     return CompiledModel(structure=s, default_parameters=defaults)
+
+
+#: sympy nodes that differentiation can produce but the tree walk cannot evaluate (e.g. the
+#: DiracDelta of d/dx Heaviside): a model whose Jacobian contains one keeps forward-mode AD.
+_NOT_EVALUABLE = (sp.Derivative, sp.Subs, sp.DiracDelta)
+
+
+class _StraightLine(NamedTuple):
+    rhs: CSEProgram  # dy_i/dt, i = 0..n-1 (species amounts, then rate-rule variables)
+    jacobian: CSEProgram  # the structurally nonzero ∂f_i/∂x_j, x the state symbols
+    entries: tuple  # (i, j) of each Jacobian output
+
+
+def _straight_line(s: _Structure, reactions, rr_exprs, assignments) -> _StraightLine | None:
+    """The right-hand side and the exact Jacobian of a small model as two straight-line programs.
+
+    ``f_i = Σ_r S_ir v_r`` (rate-rule states: their expression), with species symbols standing
+    for concentrations as everywhere; ``∂f_i/∂y_j = (∂f_i/∂x_j) · scale_j`` where ``x_j`` is the
+    state symbol's value (``y_j · scale_j``), so the symbolic derivative is taken in ``x`` and
+    scaled at run time. Returns ``None`` (keep the index-array form and forward-mode AD) when a
+    derivative has no JAX translation.
+
+    Measured on issue 5's TMDD model (n = 4, Rodas5P, rtol 1e-8, 100 outputs, kon x 1000, 431
+    steps; 2-core CPU): see the benchmark README; the index-array form ran ~490 XLA kernels per run
+    step, most of them gathers, scatters and stacks of single scalars.
+    """
+    rates = [inline_assignments(r.rate, assignments) for r in reactions]
+    n = len(s.state_symbols)
+    f = [sp.Integer(0)] * n
+    for row, col, val in zip(s.S_rows, s.S_cols, s.S_vals):
+        coefficient = sp.Integer(int(val)) if float(val).is_integer() else sp.Float(val)
+        f[int(row)] = f[int(row)] + coefficient * rates[int(col)]
+    for k, state in enumerate(s.rate_rule_states):
+        f[int(state)] = rr_exprs[k]
+    entries, derivatives = [], []
+    for i, fi in enumerate(f):
+        free = fi.free_symbols
+        for j, x in enumerate(s.state_symbols):
+            if x not in free:
+                continue
+            d = sp.diff(fi, x)
+            if d.has(*_NOT_EVALUABLE):
+                return None
+            if d != 0:
+                entries.append((i, j))
+                derivatives.append(d)
+    return _StraightLine(CSEProgram(f), CSEProgram(derivatives), tuple(entries))
 
 
 def _initial_expressions(model: Model, assignments) -> list[sp.Expr]:
