@@ -244,3 +244,65 @@ def test_mass_action_jacobian_assembled_from_index_arrays_equals_autodiff():
     assembled = np.asarray(cm.jacobian(0.0, y, args))
     autodiff = np.asarray(jax.jacfwd(cm.rhs, argnums=1)(0.0, y, args))
     np.testing.assert_allclose(assembled, autodiff, rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------------------------ straight-line small models
+def _hand_rhs_mm_effect(t, y, p):
+    """Amount-space RHS of the model in the test below, written by hand: central amount A
+    (volume V), Michaelis-Menten elimination, a forcing input sin(t) switched on after t = 2,
+    and a rate-rule effect compartment Ce."""
+    a, ce = y
+    c = a / p["V"]
+    elim = p["Vmax"] * c / (p["Km"] + c) * p["V"]
+    forcing = jnp.where(t > 2.0, p["kin"] * (1.0 + jnp.sin(t)), 0.0)
+    return jnp.stack([forcing - elim, p["ke0"] * (c - ce)])
+
+
+def test_straight_line_rhs_and_jacobian_match_a_hand_written_model():
+    V, Vmax, Km = qsp.Parameter("V", 12.0), qsp.Parameter("Vmax", 3.0), qsp.Parameter("Km", 0.7)
+    kin, ke0 = qsp.Parameter("kin", 0.4), qsp.Parameter("ke0", 1.3)
+    a = qsp.Species("A", qsp.Compartment("central", volume=V), initial_amount=6.0)
+    ce = qsp.Variable("Ce", initial=0.0)
+    t = qsp.time
+    model = qsp.Model("mm_effect", reactions=[
+        qsp.Reaction([a], [], rate=Vmax * a / (Km + a) * V, name="elimination"),
+        qsp.Reaction([], [a], rate=sp.Piecewise((kin * (1 + sp.sin(t)), t > 2), (0, True)), name="forcing")],
+        rules=[qsp.RateRule(ce, ke0 * (a - ce))])
+    cm = qsp.compile(model)
+    assert cm.structure.straight is not None  # 2 states with general rate laws: straight-line form
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        p = {"V": 12.0 * rng.uniform(0.5, 2), "Vmax": 3.0 * rng.uniform(0.5, 2), "Km": 0.7 * rng.uniform(0.5, 2),
+             "kin": 0.4 * rng.uniform(0.5, 2), "ke0": 1.3 * rng.uniform(0.5, 2)}
+        tt, y = rng.uniform(0.0, 6.0), jnp.asarray(rng.uniform(0.1, 10.0, 2))
+        args = cm.prepare(cm.parameter_vector(p))
+        pj = {k: jnp.float64(v) for k, v in p.items()}
+        # same formulas in another order: agreement to rounding (1e-12 relative)
+        np.testing.assert_allclose(np.asarray(cm.rhs(tt, y, args)), np.asarray(_hand_rhs_mm_effect(tt, y, pj)),
+                                   rtol=1e-12, atol=1e-14)
+        # the symbolic Jacobian against autodiff of the hand-written RHS (independent derivation)
+        expected = np.asarray(jax.jacfwd(_hand_rhs_mm_effect, argnums=1)(tt, y, pj))
+        np.testing.assert_allclose(np.asarray(cm.jacobian(tt, y, args)), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_straight_line_falls_back_when_a_derivative_cannot_be_evaluated():
+    # d/dA Heaviside(A - 1) is a DiracDelta: no JAX translation, so the index form (forward-mode
+    # Jacobian) is kept, and the model still compiles and simulates
+    k = qsp.Parameter("k", 0.5)
+    a = qsp.Species("A", qsp.Compartment("c", volume=1.0), initial_amount=3.0)
+    model = qsp.Model("switch", reactions=[qsp.Reaction([a], [], rate=k * sp.Heaviside(a - 1) * a, name="r")])
+    cm = qsp.compile(model)
+    assert cm.structure.straight is None
+    sol = qsp.simulate(cm, jnp.array([0.0, 1.0]))
+    np.testing.assert_allclose(float(sol["A"][-1]), 3.0 * np.exp(-0.5), rtol=1e-7)  # stays above the switch
+
+
+def test_large_mass_action_models_keep_the_index_form():
+    from qsp.compile.compiled import STRAIGHT_LINE_MAX_MASS_ACTION_STATES as limit
+    c = qsp.Compartment("c", volume=1.0)
+    xs = [qsp.Species(f"X{i}", c, initial_amount=1.0) for i in range(limit + 1)]
+    k = qsp.Parameter("k", 1.0)
+    chain = [qsp.mass_action(k, [xs[i]], [xs[i + 1]]) for i in range(limit)]
+    assert qsp.compile(qsp.Model("chain_big", reactions=chain)).structure.straight is None
+    small = qsp.compile(qsp.Model("chain_small", reactions=chain[:-1]))  # `limit` states
+    assert small.structure.straight is not None

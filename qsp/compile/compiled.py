@@ -30,12 +30,17 @@ from ..model.symbols import Compartment, Parameter, Species, Time, Variable, tim
 from .treewalk import CSEProgram, evaluate
 
 DENSE_LIMIT = 40_000  # entries of S below which a dense mat-vec beats a scatter-add
-#: Models with at most this many states get their right-hand side and exact Jacobian as one
-#: straight-line program each (symbolic S·v and ∂f/∂y, CSE-reduced): only element-wise scalar
-#: arithmetic, which XLA fuses into a few kernels per solver stage. The index-array form
-#: (gathers, scatters, a mat-vec) costs a kernel launch per operation in every stage, which
-#: dominates a small model's step (measured, TMDD n = 4 on CPU: see ``_straight_line``).
-STRAIGHT_LINE_MAX_STATES = 16
+#: Small models get their right-hand side and exact Jacobian as one straight-line program each
+#: (symbolic S·v and ∂f/∂y, CSE-reduced): only element-wise scalar arithmetic, which XLA fuses
+#: into a few kernels per solver stage, where the index-array form costs a kernel launch per
+#: gather, scatter and mat-vec in every stage — which dominates a small model's step. It costs
+#: about one kernel per state, though, so a large enough mass-action model (gather, product,
+#: one mat-vec, no scatter) is faster in index form. Measured (Rodas5P, jitted, 2-core CPU,
+#: interleaved): TMDD with two-compartment PK, n = 4 with general rate laws, 5.8 -> 3.0 ms;
+#: random mass-action networks 4 / 6 / 8 / 10 / 16 states: 1.61 -> 0.93, 1.65 -> 1.05,
+#: 2.24 -> 1.65, 2.72 -> 3.82 (slower), 4.20 -> 5.97 ms (slower).
+STRAIGHT_LINE_MAX_STATES = 16  # with rate laws other than mass action (index form: scatters + jacfwd)
+STRAIGHT_LINE_MAX_MASS_ACTION_STATES = 8  # pure mass-action models
 
 
 class Args(NamedTuple):
@@ -441,8 +446,9 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     else:
         s.dense_S = None
 
-    s.straight = (_straight_line(s, reactions, rr_exprs, assignments)
-                  if 0 < n <= STRAIGHT_LINE_MAX_STATES else None)
+    pure_mass_action = not (len(general) or len(rate_rules))
+    limit = STRAIGHT_LINE_MAX_MASS_ACTION_STATES if pure_mass_action else STRAIGHT_LINE_MAX_STATES
+    s.straight = _straight_line(s, reactions, rr_exprs, assignments) if 0 < n <= limit else None
 
     # initial state: species may refer to other species' initial concentrations
     s.initial_program = CSEProgram(_initial_expressions(model, assignments))
@@ -489,9 +495,9 @@ def _straight_line(s: _Structure, reactions, rr_exprs, assignments) -> _Straight
     scaled at run time. Returns ``None`` (keep the index-array form and forward-mode AD) when a
     derivative has no JAX translation.
 
-    Measured on issue 5's TMDD model (n = 4, Rodas5P, rtol 1e-8, 100 outputs, kon x 1000, 431
-    steps; 2-core CPU): see the benchmark README; the index-array form ran ~490 XLA kernels per run
-    step, most of them gathers, scatters and stacks of single scalars.
+    Measured on issue 5's stiff TMDD task (n = 4, Rodas5P, rtol 1e-8, 100 outputs, kon x 1000,
+    431 steps; 2-core CPU): 3.5 -> 1.9 ms; the profile's distinct XLA kernels fell from 490 to 344
+    (the index form's gathers, scatters and jacfwd passes).
     """
     rates = [inline_assignments(r.rate, assignments) for r in reactions]
     n = len(s.state_symbols)
