@@ -306,3 +306,25 @@ def test_large_mass_action_models_keep_the_index_form():
     assert qsp.compile(qsp.Model("chain_big", reactions=chain)).structure.straight is None
     small = qsp.compile(qsp.Model("chain_small", reactions=chain[:-1]))  # `limit` states
     assert small.structure.straight is not None
+
+
+def test_mass_action_coefficients_are_gathered_as_monomials():
+    # rate laws k·[A]·V, k2/V·[A][B] and 2·k·V²·[B]: mass action with monomial coefficients, so
+    # prepare() computes them with one gather-and-product; checked against the numbers by hand
+    k, k2 = qsp.Parameter("k", 0.3), qsp.Parameter("k2", 1.7)
+    V = qsp.Parameter("V", 2.5)
+    c = qsp.Compartment("c", volume=V)
+    a, b = qsp.Species("A", c, initial_amount=1.0), qsp.Species("B", c, initial_amount=2.0)
+    reactions = [qsp.Reaction([a], [b], rate=k * a * c, name="r1"),
+                 qsp.Reaction([a, b], [], rate=k2 / c * a * b, name="r2"),
+                 qsp.Reaction([b], [], rate=2 * k * c ** 2 * b, name="r3")]
+    cm = qsp.compile(qsp.Model("monomials", reactions=reactions))
+    assert cm.structure.ma_monomials is not None
+    p = {"k": 0.3, "k2": 1.7, "V": 2.5}
+    coefficients = np.asarray(cm.prepare(cm.parameter_vector(p)).coefficients)
+    np.testing.assert_allclose(coefficients, [0.3 * 2.5, 1.7 / 2.5, 2 * 0.3 * 2.5 ** 2], rtol=1e-15)
+    # a coefficient that is not a monomial (exp(k)) keeps the general program, same numbers
+    other = qsp.compile(qsp.Model("not_monomial", reactions=[qsp.Reaction([a], [], rate=sp.exp(k) * a * c)]))
+    assert other.structure.ma_monomials is None
+    np.testing.assert_allclose(np.asarray(other.prepare(other.parameter_vector({"k": 0.3, "V": 2.5})).coefficients),
+                               [np.exp(0.3) * 2.5], rtol=1e-15)

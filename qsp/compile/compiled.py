@@ -197,7 +197,11 @@ class CompiledModel(eqx.Module):
         scale = jnp.ones((self.n_states,), p.dtype)
         if s.conc_states.size:
             scale = scale.at[s.conc_states].set(1.0 / volumes[s.conc_compartments])
-        if s.ma_program is not None:
+        if s.ma_monomials is not None:  # one gather-and-product for every coefficient
+            constant, numerator, denominator = s.ma_monomials
+            values = jnp.concatenate([p, volumes, jnp.ones((1,), p.dtype)])
+            coefficients = (constant * jnp.prod(values[numerator], axis=1)) / jnp.prod(values[denominator], axis=1)
+        elif s.ma_program is not None:
             coefficients = jnp.stack([jnp.asarray(c, dtype=p.dtype) * jnp.ones((), p.dtype)
                                       for c in s.ma_program.run(env)])
         else:
@@ -417,6 +421,7 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     s.ma_reactions = np.array([j for j, _ in ma], dtype=np.int32)
     s.ma_index = index if ma else np.zeros((0, 1), dtype=np.int32)
     s.ma_program = CSEProgram(ma_coefficients) if ma else None
+    s.ma_monomials = _monomial_arrays(ma_coefficients, (*s.parameters, *s.compartments)) if ma else None
     s.general_reactions = np.array([j for j, _ in general], dtype=np.int32)
     rr_exprs = [inline_assignments(r.expression, assignments) for r in rate_rules]
     s.general_program = CSEProgram([e for _, e in general] + rr_exprs)
@@ -473,6 +478,40 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
     s.default_values = tuple(p.value for p in s.parameters)
     defaults = jnp.asarray(s.default_values, dtype=jnp.float64)
     return CompiledModel(structure=s, default_parameters=defaults)
+
+
+def _monomial_arrays(coefficients, symbols) -> tuple | None:
+    """Index arrays that evaluate every mass-action coefficient at once, when each is a monomial
+    ``c · Π s_i^{n_i}`` in parameters and compartment volumes with integer exponents (``k · V``,
+    ``k / V``, ``2 · k``: what mass-action rate laws give); else ``None``.
+
+    Returns ``(constant (R,), numerator (R, K), denominator (R, L))``: indices into the vector
+    ``[p, volumes, 1]`` (a factor with exponent n repeated |n| times; padding points at the
+    trailing 1), so that coefficient_r = constant_r · Π values[numerator_r] / Π values[denominator_r].
+    Why: one scalar operation per reaction made :meth:`CompiledModel.prepare` of a 500-state
+    network (1,250 reactions) take 9.3 s of XLA compilation; the gather-and-product takes ~0.1 s.
+    """
+    position = {sym: i for i, sym in enumerate(symbols)}
+    one = len(symbols)
+    constants, numerators, denominators = [], [], []
+    for expr in coefficients:
+        constant, up, down = 1.0, [], []
+        for factor in sp.Mul.make_args(sp.sympify(expr)):
+            base, exponent = factor.as_base_exp()
+            if factor.is_number:
+                constant *= float(factor)
+            elif base in position and exponent.is_Integer:
+                (up if exponent > 0 else down).extend([position[base]] * abs(int(exponent)))
+            else:
+                return None
+        constants.append(constant)
+        numerators.append(up)
+        denominators.append(down)
+
+    def padded(rows):
+        width = max([len(r) for r in rows] + [1])
+        return np.array([r + [one] * (width - len(r)) for r in rows], dtype=np.int32)
+    return np.array(constants), padded(numerators), padded(denominators)
 
 
 #: sympy nodes that differentiation can produce but the tree walk cannot evaluate (e.g. the
