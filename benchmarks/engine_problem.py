@@ -20,7 +20,6 @@ integrated dose interval by dose interval (the state jumps exactly at each dose)
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 #: Parameter values of issue 5 (day, L, nM), in the order the gradients of T3 use.
 PARAMS = {"CL": 0.2, "V1": 3.0, "Q": 0.5, "V2": 2.5, "kon": 0.5, "koff": 0.05, "kint": 0.3, "ksyn": 1.0,
@@ -97,6 +96,7 @@ def solve_scipy(ts, p=None, *, method="LSODA", rtol=REF_RTOL, atol=REF_ATOL, max
     interval with the analytic Jacobian; the dose is added to Lc exactly at each dose time
     (``dose_times``, increasing; T6 moves them). An output at a dose time reports the state after
     the dose. Raises ``RuntimeError`` on failure."""
+    from scipy.integrate import solve_ivp  # here, not at import: T7 times the import of this module
     p = {**PARAMS, **(p or {})}
     ts = np.asarray(ts, float)
     dose_times = tuple(float(t) for t in dose_times)
