@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import sympy as sp
 
@@ -139,6 +138,8 @@ class ReactionGraph:
                 f"Model {model.name!r}: reaction {name!r} has the name of a species or variable; "
                 f"give the reaction another name, e.g. qsp.Reaction(..., name='{name}_reaction')."
             )
+        import networkx as nx  # here, not at import: networkx takes ~0.15 s to import (issue 5, T7)
+
         self._graph = nx.freeze(self._build_graph())
         self._influence = nx.freeze(self._build_influence())
         self._S = self._build_stoichiometry()
@@ -148,6 +149,8 @@ class ReactionGraph:
         return inline_assignments(reaction.rate, self._assignments)
 
     def _build_graph(self) -> nx.DiGraph:
+        import networkx as nx
+
         g = nx.DiGraph(name=self._model.name)
         for s in self._species:
             g.add_node(s.name, kind="species")
@@ -170,6 +173,8 @@ class ReactionGraph:
         return g
 
     def _build_influence(self) -> nx.DiGraph:
+        import networkx as nx
+
         g = nx.DiGraph()
 
         def feed(target, expr):
@@ -386,6 +391,8 @@ class ReactionGraph:
                 f"ReactionGraph.dependencies: {name!r} is not an observable, species or variable of model "
                 f"{self._model.name!r}; valid names: {', '.join(valid) or '(none)'}."
             )
+        import networkx as nx
+
         found: dict[str, set[str]] = {"parameter": set(), "species": set(), "variable": set()}
         for kind, label in nx.ancestors(self._influence, node):
             if kind in found:
@@ -443,6 +450,7 @@ class ReactionGraph:
             'Axes'
         """
         import matplotlib.pyplot as plt  # lazy: plotting is optional
+        import networkx as nx
 
         if ax is None:
             _, ax = plt.subplots()
