@@ -511,7 +511,7 @@ def parse(argv):
     parser.add_argument("--vmap-patients", type=int, help="T2 patients for diffrax Tsit5 vmap (default 512; "
                         "Kvaerno5 a quarter)")
     parser.add_argument("--scipy-patients", type=int, help="T2 patients for the scipy loop (default 50)")
-    parser.add_argument("--chunk", type=int, default=1024, help="qsp's simulate_population chunk_size")
+    parser.add_argument("--chunk", type=int, default=512, help="qsp's simulate_population chunk_size")
     parser.add_argument("--peers-python", help="Python of the peer worker (default: benchmarks/.venv-peers, "
                         "else this one)")
     parser.add_argument("--no-peers", action="store_true", help="skip libRoadRunner and AMICI")

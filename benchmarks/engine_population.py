@@ -1,6 +1,6 @@
 """qsp's T2 of the engine benchmark, in a process of its own (bench_engine.py starts it).
 
-    python benchmarks/engine_population.py --patients 10000 --chunk 1024 --workers 2
+    python benchmarks/engine_population.py --patients 10000 --chunk 512 --workers 2
 
 Simulates issue 5's virtual population through ``qsp.simulate_population`` (100 outputs,
 rtol 1e-6, atol 1e-8) and prints one JSON line: wall and CPU seconds of the timed run,
@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10_000)
-    parser.add_argument("--chunk", type=int, default=1024)
+    parser.add_argument("--chunk", type=int, default=512)
     parser.add_argument("--workers", type=int, default=1, choices=(1, 2))
     parser.add_argument("--check", type=int, default=20)
     parser.add_argument("--adjoint", default="reverse", choices=("reverse", "forward"),

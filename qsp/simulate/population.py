@@ -175,7 +175,7 @@ class PopulationSolution:
 
 def simulate_population(compiled: CompiledModel, times, params: Mapping | None = None,
                         regimen: Regimen | Sequence[Regimen] | None = None, *, ids=None, before=None, t0=None,
-                        chunk_size: int = 1024, progress: bool | None = None, solver=None, rtol=None, atol=None,
+                        chunk_size: int = 512, progress: bool | None = None, solver=None, rtol=None, atol=None,
                         max_steps=None, adjoint=None, n_subjects: int | None = None,
                         balance: bool = True) -> PopulationSolution:
     """Simulate many subjects in one batched call, ``chunk_size`` subjects at a time.
@@ -189,7 +189,10 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
             (they may differ in dose count, times and amounts).
         ids: subject identifiers for tables and error messages (default 1..S).
         before: pre-dose flags, shared (T,) or per subject (S, T) (see :func:`qsp.simulate`).
-        chunk_size: subjects per compiled batch; memory is bounded by one chunk.
+        chunk_size: subjects per compiled batch; memory is bounded by one chunk. The subjects of
+            a chunk step in lockstep and carry their output buffer through every step, so
+            smaller chunks waste less; too small ones pay per-step overhead (measured, 10,000
+            TMDD patients on 2 cores: 256 and 512 alike, 1024 17 % slower).
         balance: with three chunks or more, group subjects of similar cost into the same chunk
             (the subjects of a chunk step in lockstep, so one stiff subject sets the chunk's
             cost): the first chunk is a random sample whose step counts train a regression of
