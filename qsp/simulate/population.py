@@ -18,9 +18,9 @@ import numpy as np
 from ..compile import CompiledModel
 from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
+from .balance import MIN_CHUNKS, features, first_chunk, rest_by_predicted_cost, with_products
 from .events import RegimenStructure, split_regimen
 from .solution import Solution, _trajectory_function
-from .balance import MIN_CHUNKS, features, first_chunk, rest_by_predicted_cost, with_products
 from .solve import simulate_core
 
 

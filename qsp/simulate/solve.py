@@ -90,9 +90,10 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
                       outputs=None, out=None, dense_output=False, event_active=None):
     """Integrate from ``t0`` to ``t1`` (``t1 >= t0``) with constant input ``u``.
 
-    Returns ``(y(t1), failed, dt_next, out, n_steps)`` (``n_steps``: attempted steps, int32). With ``outputs = (ts, lo, hi)`` (see
-    :func:`output_plan`), rows ``lo..hi-1`` of ``out`` receive the solution at ``ts[lo:hi]``,
-    which lie in ``[t0, t1]``: native solvers end a step at each of them, or with
+    Returns ``(y(t1), failed, dt_next, out, n_steps)`` (``n_steps``: attempted steps, int32).
+    With ``outputs = (ts, lo, hi)`` (see :func:`output_plan`), rows ``lo..hi-1`` of ``out``
+    receive the solution at ``ts[lo:hi]``, which lie in ``[t0, t1]``: native solvers end a
+    step at each of them, or with
     ``dense_output`` evaluate their continuous extension (no step ends at an output); diffrax
     solvers save at those times. With ``event_active`` (the model events' trigger values at
     ``t0``) model events are located and applied on the way (native solvers, dense output),
