@@ -194,6 +194,7 @@ def sensitivity_gradient(obs, *, rtol=REF_RTOL, atol=REF_ATOL) -> np.ndarray:
     then ``dSSE/dp = 2 sum_i (Lc(t_i) - obs_i) S_Lc(t_i)``. No step sequence is differenced, so
     it is accurate to ~1e-10 relative in every component (finite differences are not: see
     ``fd_gradient``)."""
+    from scipy.integrate import solve_ivp
     p = dict(PARAMS)
     ts = observation_times()
     n, m = 4, len(NAMES)
