@@ -241,10 +241,13 @@ class CompiledModel(eqx.Module):
             v = v.at[s.general_reactions].set(general[: s.general_reactions.size])
         return v
 
-    def rhs(self, t, y, args: Args) -> jax.Array:
-        """dy/dt = S · v(t, y, p) (+ rate rules), with ``args = prepare(p)``."""
+    def rhs(self, t, y, args: Args, straight_line: bool = True) -> jax.Array:
+        """dy/dt = S · v(t, y, p) (+ rate rules), with ``args = prepare(p)``.
+
+        ``straight_line=False`` evaluates the index-array form even for a small model (see
+        ``STRAIGHT_LINE_MAX_STATES``): the same function, computed another way."""
         s = self.structure
-        if s.straight is not None:
+        if s.straight is not None and straight_line:
             values = s.straight.rhs.run(self._env(t, y, args))
             return jnp.stack([jnp.asarray(v, dtype=y.dtype) * jnp.ones((), y.dtype) for v in values])
         dy = jnp.zeros_like(y)
@@ -496,7 +499,7 @@ def _monomial_arrays(coefficients, symbols) -> tuple | None:
     constants, numerators, denominators = [], [], []
     for expr in coefficients:
         constant, up, down = 1.0, [], []
-        for factor in sp.Mul.make_args(sp.sympify(expr)):
+        for factor in sp.Mul.make_args(expr):  # (sympy expressions built by compile, never text)
             base, exponent = factor.as_base_exp()
             if factor.is_number:
                 constant *= float(factor)

@@ -47,10 +47,10 @@ class SolverOptions:
     batched: bool = False
 
 
-def _term(compiled: CompiledModel):
+def _term(compiled: CompiledModel, straight_line: bool = True):
     def vector_field(t, y, a):
         args, u = a
-        return compiled.rhs(t, y, args) + u
+        return compiled.rhs(t, y, args, straight_line) + u
     return diffrax.ODETerm(vector_field)
 
 
@@ -135,7 +135,11 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
         controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
         saveat = diffrax.SaveAt(ts=jnp.clip(outputs[0], t0, t1), t1=True) if with_outputs else diffrax.SaveAt(t1=True)
         sol = diffrax.diffeqsolve(
-            _term(compiled), options.solver, t0, t1, None, y0, args=(args, u),
+            # the index-array form of the RHS: with the straight-line form of a small model
+            # (qsp.compile), nmtest's batched steady states (Kvaerno5 stages inside Newton, under
+            # vmap) met a non-finite input in diffrax's stage solve, not yet understood; qsp's
+            # own solvers, which use the straight-line form and its symbolic Jacobian, pass
+            _term(compiled, straight_line=False), options.solver, t0, t1, None, y0, args=(args, u),
             saveat=saveat, stepsize_controller=controller,
             max_steps=options.max_steps, adjoint=options.adjoint, throw=False,
         )
