@@ -280,6 +280,9 @@ def test_straight_line_rhs_and_jacobian_match_a_hand_written_model():
         # same formulas in another order: agreement to rounding (1e-12 relative)
         np.testing.assert_allclose(np.asarray(cm.rhs(tt, y, args)), np.asarray(_hand_rhs_mm_effect(tt, y, pj)),
                                    rtol=1e-12, atol=1e-14)
+        # the index-array form (what diffrax's solvers integrate) is the same function
+        np.testing.assert_allclose(np.asarray(cm.rhs(tt, y, args, straight_line=False)),
+                                   np.asarray(_hand_rhs_mm_effect(tt, y, pj)), rtol=1e-12, atol=1e-14)
         # the symbolic Jacobian against autodiff of the hand-written RHS (independent derivation)
         expected = np.asarray(jax.jacfwd(_hand_rhs_mm_effect, argnums=1)(tt, y, pj))
         np.testing.assert_allclose(np.asarray(cm.jacobian(tt, y, args)), expected, rtol=1e-12, atol=1e-14)
