@@ -43,6 +43,12 @@ STRAIGHT_LINE_MAX_STATES = 16  # with rate laws other than mass action (index fo
 STRAIGHT_LINE_MAX_MASS_ACTION_STATES = 8  # pure mass-action models
 
 
+def _vector(values, dtype) -> jax.Array:
+    """Stack a program's scalar outputs into one array of ``dtype`` (outputs that are constants
+    come back from the tree walk as Python numbers; they become JAX scalars here)."""
+    return jnp.stack([jnp.asarray(v, dtype=dtype) * jnp.ones((), dtype) for v in values])
+
+
 class Args(NamedTuple):
     """Per-simulation constants derived from the parameter vector by :meth:`CompiledModel.prepare`."""
 
@@ -202,8 +208,7 @@ class CompiledModel(eqx.Module):
             values = jnp.concatenate([p, volumes, jnp.ones((1,), p.dtype)])
             coefficients = (constant * jnp.prod(values[numerator], axis=1)) / jnp.prod(values[denominator], axis=1)
         elif s.ma_program is not None:
-            coefficients = jnp.stack([jnp.asarray(c, dtype=p.dtype) * jnp.ones((), p.dtype)
-                                      for c in s.ma_program.run(env)])
+            coefficients = _vector(s.ma_program.run(env), p.dtype)
         else:
             coefficients = jnp.zeros((0,), p.dtype)
         return Args(p, volumes, scale, coefficients)
@@ -221,7 +226,7 @@ class CompiledModel(eqx.Module):
     def _general_values(self, t, y, args: Args) -> jax.Array:
         """The CSE program's outputs: general reaction rates, then rate-rule derivatives."""
         out = self.structure.general_program.run(self._env(t, y, args))
-        return jnp.stack([jnp.asarray(x, dtype=y.dtype) * jnp.ones((), y.dtype) for x in out])
+        return _vector(out, y.dtype)
 
     def rates(self, t, y, args: Args, general=None) -> jax.Array:
         """Reaction rates v(t, y, p) in amount per time, in ``model.reactions`` order.
@@ -248,8 +253,7 @@ class CompiledModel(eqx.Module):
         ``STRAIGHT_LINE_MAX_STATES``): the same function, computed another way."""
         s = self.structure
         if s.straight is not None and straight_line:
-            values = s.straight.rhs.run(self._env(t, y, args))
-            return jnp.stack([jnp.asarray(v, dtype=y.dtype) * jnp.ones((), y.dtype) for v in values])
+            return _vector(s.straight.rhs.run(self._env(t, y, args)), y.dtype)
         dy = jnp.zeros_like(y)
         general = (self._general_values(t, y, args)
                    if s.general_reactions.size or s.rate_rule_states.size else None)
@@ -302,7 +306,7 @@ class CompiledModel(eqx.Module):
         values = s.initial_program.run(env)
         if not values:  # a model of rules and parameters only: nothing to integrate
             return jnp.zeros((0,), args.p.dtype)
-        return jnp.stack([jnp.asarray(v, dtype=args.p.dtype) * jnp.ones((), args.p.dtype) for v in values])
+        return _vector(values, args.p.dtype)
 
     # ------------------------------------------------------------------ events
     @property
@@ -313,7 +317,7 @@ class CompiledModel(eqx.Module):
     def event_triggers(self, t, y, args: Args) -> jax.Array:
         """Boolean array: each event's trigger at ``(t, y)``."""
         values = self.structure.event_trigger_program.run(self._env(t, y, args))
-        return jnp.stack([jnp.asarray(v, dtype=bool) * jnp.ones((), bool) for v in values])
+        return _vector(values, bool)
 
     def apply_events(self, t, y, args: Args, fired) -> jax.Array:
         """The state after the events flagged in ``fired`` (boolean, one per event) execute at ``t``.
@@ -423,8 +427,9 @@ def compile(model: Model) -> CompiledModel:  # noqa: A001 - the public name is f
         index[row, : len(cols)] = cols
     s.ma_reactions = np.array([j for j, _ in ma], dtype=np.int32)
     s.ma_index = index if ma else np.zeros((0, 1), dtype=np.int32)
-    s.ma_program = CSEProgram(ma_coefficients) if ma else None
     s.ma_monomials = _monomial_arrays(ma_coefficients, (*s.parameters, *s.compartments)) if ma else None
+    # the general program only where the monomial arrays cannot serve (its cse is the slow part)
+    s.ma_program = CSEProgram(ma_coefficients) if ma and s.ma_monomials is None else None
     s.general_reactions = np.array([j for j, _ in general], dtype=np.int32)
     rr_exprs = [inline_assignments(r.expression, assignments) for r in rate_rules]
     s.general_program = CSEProgram([e for _, e in general] + rr_exprs)

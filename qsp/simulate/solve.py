@@ -47,10 +47,14 @@ class SolverOptions:
     batched: bool = False
 
 
-def _term(compiled: CompiledModel, straight_line: bool = True):
+def _term(compiled: CompiledModel):
+    """The RHS for diffrax's solvers, in the index-array form: with the straight-line form of a
+    small model (qsp.compile), nmtest's batched steady states (Kvaerno5 stages inside Newton,
+    under vmap) met a non-finite input in diffrax's stage solve, not yet understood; qsp's own
+    solvers, which use the straight-line form and its symbolic Jacobian, pass."""
     def vector_field(t, y, a):
         args, u = a
-        return compiled.rhs(t, y, args, straight_line) + u
+        return compiled.rhs(t, y, args, straight_line=False) + u
     return diffrax.ODETerm(vector_field)
 
 
@@ -93,8 +97,8 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
     Returns ``(y(t1), failed, dt_next, out, n_steps)`` (``n_steps``: attempted steps, int32).
     With ``outputs = (ts, lo, hi)`` (see :func:`output_plan`), rows ``lo..hi-1`` of ``out``
     receive the solution at ``ts[lo:hi]``, which lie in ``[t0, t1]``: native solvers end a
-    step at each of them, or with
-    ``dense_output`` evaluate their continuous extension (no step ends at an output); diffrax
+    step at each of them, or with ``dense_output`` evaluate their continuous extension (no step
+    ends at an output); diffrax
     solvers save at those times. With ``event_active`` (the model events' trigger values at
     ``t0``) model events are located and applied on the way (native solvers, dense output),
     and their trigger values at ``t1`` are appended to the result. ``dt_next`` is the step proposal
@@ -135,11 +139,7 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
         controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
         saveat = diffrax.SaveAt(ts=jnp.clip(outputs[0], t0, t1), t1=True) if with_outputs else diffrax.SaveAt(t1=True)
         sol = diffrax.diffeqsolve(
-            # the index-array form of the RHS: with the straight-line form of a small model
-            # (qsp.compile), nmtest's batched steady states (Kvaerno5 stages inside Newton, under
-            # vmap) met a non-finite input in diffrax's stage solve, not yet understood; qsp's
-            # own solvers, which use the straight-line form and its symbolic Jacobian, pass
-            _term(compiled, straight_line=False), options.solver, t0, t1, None, y0, args=(args, u),
+            _term(compiled), options.solver, t0, t1, None, y0, args=(args, u),
             saveat=saveat, stepsize_controller=controller,
             max_steps=options.max_steps, adjoint=options.adjoint, throw=False,
         )
