@@ -24,8 +24,8 @@ DEFAULT_ATOL = 1e-10
 DEFAULT_MAX_STEPS = 10_000
 
 #: qsp's own integrators (carry the step size across intervals) and the default among them.
-_NATIVE = ("rodas5p", "rodas5", "tsit5")
-DEFAULT_SOLVER = "rodas5p"
+_NATIVE = ("auto", "rodas5p", "rodas5", "tsit5")
+DEFAULT_SOLVER = "auto"
 
 #: diffrax solvers by name ("diffrax-tsit5" etc. to pick diffrax's over qsp's own).
 _SOLVERS = {
@@ -38,9 +38,11 @@ _SOLVERS = {
 
 
 def solver_options(solver=None, rtol=None, atol=None, max_steps=None, adjoint=None) -> SolverOptions:
-    """Resolve user options into a :class:`SolverOptions` (defaults: qsp's stiff-safe Rodas5P, rtol 1e-8).
+    """Resolve user options into a :class:`SolverOptions` (defaults: ``"auto"``, rtol 1e-8).
 
-    ``solver`` may be a name — qsp's own ``"rodas5p"`` (default), ``"rodas5"``, ``"tsit5"``, or
+    ``solver`` may be a name — qsp's own ``"auto"`` (default: Rodas5P for models of up to 16
+    states and for populations, Tsit5/Rodas5P switching by stiffness above), ``"rodas5p"``,
+    ``"rodas5"``, ``"tsit5"``, or
     diffrax's ``"kvaerno5"``, ``"diffrax-tsit5"``, ``"dopri5"``... — or a diffrax solver instance;
     ``adjoint`` ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),
     ``"direct"`` (both), or a diffrax adjoint instance.
@@ -125,8 +127,11 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
         regimen: a :class:`~qsp.Regimen` (or a list of dose records).
         before: booleans, one per output time: report the state before events at that time.
         t0: start time of the simulation.
-        solver: a name or a diffrax solver; default ``"rodas5p"``, qsp's own Rosenbrock method
-            (stiff-safe, L-stable, 5th order, exact Jacobian; see :mod:`qsp.simulate.rosenbrock`).
+        solver: a name or a diffrax solver; default ``"auto"``: qsp's own Rosenbrock method
+            Rodas5P (stiff-safe, L-stable, 5th order, exact Jacobian; see
+            :mod:`qsp.simulate.rosenbrock`) for models of up to 16 states, and above that Tsit5
+            switching to Rodas5P (and back) by stiffness and the cost of a stiff step
+            (:func:`qsp.simulate.rosenbrock.integrate_auto`).
         rtol, atol: tolerances (default 1e-8 and 1e-10).
         max_steps: most steps between two consecutive output or event times (default 10,000;
             reverse-mode memory and time grow with it, as the loop is checkpointed).
@@ -177,7 +182,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
         ys = eqx.error_if(ys, (failed[0] >= 0) | ~jnp.all(jnp.isfinite(ys)),
                           "qsp.simulate: the integration failed (max_steps reached, step size collapsed, or "
                           "non-finite values). Try larger max_steps=, looser rtol=/atol=, a stiff solver "
-                          "(the default 'rodas5p'), or check parameter values.")
+                          "('rodas5p'), or check parameter values.")
     else:
         _raise_on_failure(compiled, ts, ys, failed, options, args)
     return Solution(compiled, jnp.asarray(ts), ys, args, n_steps)
@@ -190,7 +195,7 @@ def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:
         detail = _non_finite_derivative(compiled, ts, ys, a, args)
         stiff = isinstance(options.solver, diffrax.Kvaerno5) or (
             isinstance(options.solver, NativeSolver) and options.solver.name != "tsit5")
-        other = "" if stiff else "a stiff solver (solver='rodas5p', the default), "
+        other = "" if stiff else "a stiff solver (solver='rodas5p'), "
         raise SolverError(
             f"model {compiled.model.name!r}: the integration failed between t={a:g} and t={b:g} "
             f"(max_steps={options.max_steps} reached or the step size collapsed) with "

@@ -58,19 +58,53 @@ def _term(compiled: CompiledModel):
     return diffrax.ODETerm(vector_field)
 
 
+#: Up to this many states ``"auto"`` means Rodas5P: a stiff step costs only 2-5 explicit ones
+#: there (unrolled or small LAPACK LU, see ``rosenbrock.stiff_step_cost``), so switching could
+#: gain little and costs its decisions; above it the dense LU grows as n^3.
+AUTO_STIFF_ONLY_MAX_STATES = 16
+
+
 @dataclass(frozen=True)
 class NativeSolver:
-    """One of qsp's own integrators (:mod:`qsp.simulate.rosenbrock`): ``"rodas5p"`` (default;
-    stiff, L-stable, exact Jacobian), ``"rodas5"``, or ``"tsit5"`` (explicit, non-stiff). Their
-    step size carries from one interval to the next, so short intervals between doses and
-    outputs cost no restart."""
+    """One of qsp's own integrators (:mod:`qsp.simulate.rosenbrock`): ``"auto"`` (default),
+    ``"rodas5p"`` (stiff, L-stable, exact Jacobian), ``"rodas5"``, or ``"tsit5"`` (explicit,
+    non-stiff). Their step size carries from one interval to the next, so short intervals
+    between doses and outputs cost no restart.
+
+    ``"auto"`` is Rodas5P for models of up to ``AUTO_STIFF_ONLY_MAX_STATES`` states and for
+    batched (population) runs; for larger models it starts with Tsit5 and switches to Rodas5P
+    and back as stiffness and the cost of a stiff step's LU dictate
+    (:func:`qsp.simulate.rosenbrock.integrate_auto`), and its mode carries across intervals too.
+    """
 
     name: str
 
     @property
     def label(self) -> str:
         """Display name, e.g. ``Rodas5P``."""
-        return {"rodas5p": "Rodas5P", "rodas5": "Rodas5", "tsit5": "Tsit5"}.get(self.name, self.name)
+        return {"rodas5p": "Rodas5P", "rodas5": "Rodas5", "tsit5": "Tsit5",
+                "auto": "Auto(Tsit5/Rodas5P)"}.get(self.name, self.name)
+
+
+def native_method(compiled: CompiledModel, options: SolverOptions) -> str | None:
+    """The native method a simulation runs (``"auto"`` resolved by model size and batching), or
+    ``None`` for a diffrax solver."""
+    if not isinstance(options.solver, NativeSolver):
+        return None
+    if options.solver.name == "auto":
+        small = compiled.n_states <= AUTO_STIFF_ONLY_MAX_STATES
+        return "rodas5p" if small or options.batched else "auto"
+    return options.solver.name
+
+
+def initial_step_state(compiled: CompiledModel, options: SolverOptions, dtype):
+    """What ``integrate_segment`` carries from one interval to the next before the first: a step
+    proposal of -1 (choose one), with the switching state of the automatic method."""
+    dt = jnp.asarray(-1.0, dtype)
+    if native_method(compiled, options) == "auto":
+        from .rosenbrock import AutoState
+        return dt, AutoState.initial(compiled.n_states, dtype)
+    return dt
 
 
 def solver_label(solver) -> str:
@@ -119,21 +153,29 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
             events = rosenbrock.StateEvents(trigger=lambda t, y: compiled.event_triggers(t, y, args),
                                             apply=lambda t, y, fired: compiled.apply_events(t, y, args, fired),
                                             active=event_active)
-        dt0 = jnp.asarray(-1.0 if dt0 is None else dt0, y0.dtype)
+        method = native_method(compiled, options)
+        if dt0 is None:
+            dt0 = initial_step_state(compiled, options, y0.dtype)
+        state = None
+        if method == "auto":
+            dt0, state = dt0
+        dt0 = jnp.asarray(dt0, y0.dtype)
         kwargs = dict(rtol=options.rtol, atol=options.atol, dt0=dt0, max_steps=options.max_steps,
                       differentiable=_differentiable(options.adjoint), outputs=outputs, out=out,
                       dense_output=dense_output, events=events)
-        if options.solver.name == "tsit5":
+        if method == "tsit5":
             result = rosenbrock.integrate_explicit(f, jac, t0, t1, y0, args, **kwargs)
+        elif method == "auto":
+            result = rosenbrock.integrate_auto(f, jac, t0, t1, y0, args, state=state, **kwargs)
         else:
-            result = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=options.solver.name,
+            result = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=method,
                                           batched=options.batched, **kwargs)
         y1, dt_next, n_steps, ok = result[:4]
         tail = (result[5],) if events is not None else ()
         return (y1, ~ok, dt_next, (result[4] if with_outputs else out), n_steps) + tail
     if event_active is not None:
         raise SolverError(f"model {compiled.model.name!r} has events; they are located by qsp's own solvers "
-                          "only: use solver='rodas5p' (the default), 'rodas5' or 'tsit5'.")
+                          "only: use solver='auto' (the default), 'rodas5p', 'rodas5' or 'tsit5'.")
 
     def solve(y0):
         controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
@@ -277,7 +319,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
             event_active = result[5]
         failed = jnp.where((failed[0] < 0) & seg_failed, jnp.stack([t, target]), failed)
         y = jnp.where(target > t, y_end, y)
-        dt = jnp.where(target > t, dt_next, dt)
+        dt = jax.tree_util.tree_map(lambda a, b: jnp.where(target > t, a, b), dt_next, dt)
         if n_events:
             event = jnp.minimum(k, n_events - 1)
             y_new, active_new = _apply_event(event, table, y, active, y_init, ss_states, ss_row)
@@ -286,7 +328,7 @@ def simulate_core(compiled: CompiledModel, ts, before, p, structure: RegimenStru
             active = jnp.where(is_event, active_new, active)
         return (y, target, dt, active, out, failed, event_active, steps), None
 
-    carry0 = (y_init, t0, jnp.asarray(-1.0, dtype), jnp.zeros((structure.n_infusions,), dtype),
+    carry0 = (y_init, t0, initial_step_state(compiled, options, dtype), jnp.zeros((structure.n_infusions,), dtype),
               jnp.zeros((unique_t.shape[0], n), dtype), -jnp.ones((2,), dtype), active0, jnp.zeros((), jnp.int32))
     (_, _, _, _, out, failed, _, steps), _ = jax.lax.scan(segment, carry0, jnp.arange(n_events + 1))
     return out[unique_index], failed, args, steps
