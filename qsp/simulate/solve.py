@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import diffrax
+import functools
+
 import jax
 import jax.numpy as jnp
-import optimistix as optx
 
 from ..compile import Args, CompiledModel
 from ..errors import SolverError
@@ -32,8 +32,10 @@ class SolverOptions:
         solver: a diffrax solver instance.
         rtol, atol: local error tolerances of the adaptive step-size controller.
         max_steps: the most steps allowed between two consecutive output or event times.
-        adjoint: a diffrax adjoint: ``RecursiveCheckpointAdjoint`` (reverse mode, the
-            default) or ``ForwardMode`` (for ``jax.jacfwd``/``jvp``).
+        adjoint: ``"reverse"`` (the default; ``jax.grad``), ``"forward"`` (``jax.jacfwd``/``jvp``),
+            ``"direct"`` (both; diffrax solvers), ``"none"`` (set by :func:`qsp.simulate` for
+            concrete inputs, which nothing can differentiate; native solvers), or a diffrax
+            adjoint instance.
         batched: the simulation runs under ``vmap`` over many subjects (set by
             :func:`qsp.simulate_population`); native solvers then pick the linear algebra that
             vectorises best. Results are the same either way.
@@ -52,6 +54,8 @@ def _term(compiled: CompiledModel):
     small model (qsp.compile), nmtest's batched steady states (Kvaerno5 stages inside Newton,
     under vmap) met a non-finite input in diffrax's stage solve, not yet understood; qsp's own
     solvers, which use the straight-line form and its symbolic Jacobian, pass."""
+    import diffrax
+
     def vector_field(t, y, a):
         args, u = a
         return compiled.rhs(t, y, args, straight_line=False) + u
@@ -113,7 +117,20 @@ def solver_label(solver) -> str:
 
 
 def _differentiable(adjoint) -> str:
+    """The AD mode a native solver's loop must support for ``adjoint``."""
+    if isinstance(adjoint, str):
+        return adjoint if adjoint in ("forward", "none") else "reverse"
+    import diffrax
     return "forward" if isinstance(adjoint, diffrax.ForwardMode) else "reverse"
+
+
+def diffrax_adjoint(adjoint):
+    """The diffrax adjoint for ``adjoint`` (a name, or already a diffrax adjoint)."""
+    if not isinstance(adjoint, str):
+        return adjoint
+    import diffrax
+    return {"reverse": diffrax.RecursiveCheckpointAdjoint, "forward": diffrax.ForwardMode,
+            "direct": diffrax.DirectAdjoint}[adjoint]()
 
 
 # With many outputs, evaluating the integrator's continuous extension beats ending a step at
@@ -177,13 +194,15 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
         raise SolverError(f"model {compiled.model.name!r} has events; they are located by qsp's own solvers "
                           "only: use solver='auto' (the default), 'rodas5p', 'rodas5' or 'tsit5'.")
 
+    import diffrax  # (imported here: only diffrax solvers need it, and it takes 0.4 s to import)
+
     def solve(y0):
         controller = diffrax.PIDController(rtol=options.rtol, atol=options.atol)
         saveat = diffrax.SaveAt(ts=jnp.clip(outputs[0], t0, t1), t1=True) if with_outputs else diffrax.SaveAt(t1=True)
         sol = diffrax.diffeqsolve(
             _term(compiled), options.solver, t0, t1, None, y0, args=(args, u),
             saveat=saveat, stepsize_controller=controller,
-            max_steps=options.max_steps, adjoint=options.adjoint, throw=False,
+            max_steps=options.max_steps, adjoint=diffrax_adjoint(options.adjoint), throw=False,
         )
         return sol.ys, sol.result != diffrax.RESULTS.successful, jnp.asarray(sol.stats["num_steps"], jnp.int32)
 
@@ -370,7 +389,15 @@ def steady_states(compiled, structure: RegimenStructure, numbers, info, args, op
 #: takes tens. Exceeding it stops the simulation with an error from inside the solve (with the
 #: bound forced to 2: an equinox runtime error, not yet a qsp.SolverError; docs/dosing.md).
 STEADY_STATE_MAX_STEPS = 256
-STEADY_STATE_SOLVER = diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
+
+
+@functools.cache
+def steady_state_solver():
+    """diffrax's Kvaerno5 with a Newton root finder: the solver of the steady-state map (one
+    instance, so that its simulations share compilations)."""
+    import diffrax
+    import optimistix as optx
+    return diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
 
 
 def _one_interval_map(compiled, args, options, t_rec, tau, lag, jump, rate, duration, target):
@@ -380,11 +407,11 @@ def _one_interval_map(compiled, args, options, t_rec, tau, lag, jump, rate, dura
     dtype = args.p.dtype
     # Newton needs forward mode through Φ and the implicit gradient reverse mode: diffrax with
     # DirectAdjoint supports both (qsp's native loops support one or the other).
-    solver = STEADY_STATE_SOLVER if isinstance(options.solver, NativeSolver) else options.solver
+    solver = steady_state_solver() if isinstance(options.solver, NativeSolver) else options.solver
     # DirectAdjoint's loop costs O(max_steps) per solve however few steps are taken (a bounded
     # while loop of nested scans), so one interval gets a bound of its own
     inner = SolverOptions(solver, options.rtol, options.atol, min(options.max_steps, STEADY_STATE_MAX_STEPS),
-                          diffrax.DirectAdjoint())
+                          "direct")
     unit = jax.nn.one_hot(target, n, dtype=dtype)
 
     def run(y, a, b, u):
@@ -410,6 +437,8 @@ def _one_interval_map(compiled, args, options, t_rec, tau, lag, jump, rate, dura
 
 
 def _steady_state(compiled, args, options, *dose):
+    import optimistix as optx
+
     phi = _one_interval_map(compiled, args, options, *dose)
     y0 = jnp.zeros((compiled.n_states,), args.p.dtype)
 
