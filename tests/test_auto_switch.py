@@ -196,10 +196,11 @@ def _cascade_reference(rates, times, dose_times, amount):
 
 @pytest.mark.parametrize("fast", [5.0, 5e4])
 def test_default_solver_on_a_large_model_with_doses(fast):
-    # 24 states (above AUTO_STIFF_ONLY_MAX_STATES): the default runs the switching method;
+    # 40 states (above AUTO_STIFF_ONLY_MAX_STATES, and STAGE_LOOP_MIN_STATES: the stages run
+    # in a loop): the default runs the switching method;
     # non-stiff (fast = 5) and stiff (fast = 5e4 per time unit), with three doses whose
     # intervals carry the mode across. Oracle: matrix exponentials between the doses.
-    model, rates = _cascade_model(24, fast)
+    model, rates = _cascade_model(40, fast)
     compiled = qsp.compile(model)
     assert compiled.n_states > AUTO_STIFF_ONLY_MAX_STATES
     times = np.linspace(0.0, 30.0, 61)
@@ -209,3 +210,25 @@ def test_default_solver_on_a_large_model_with_doses(fast):
     np.testing.assert_allclose(np.asarray(sol.ys), ref, rtol=1e-6, atol=1e-8)
     if fast > 1e3:  # explicit would need ~fast * 30 / 3.5 = 4e5 steps
         assert int(sol.n_steps) < 5_000
+
+
+@pytest.mark.parametrize("method", ["rodas5p", "tsit5"])
+def test_stage_loop_equals_unrolled_stages(method, monkeypatch):
+    # A 40-state linear chain: the looped stages (n >= STAGE_LOOP_MIN_STATES) and the unrolled
+    # ones are the same arithmetic, so they agree to rounding (1e-12 relative), and both match
+    # the matrix exponential (1e-6, rtol 1e-8)
+    k = np.geomspace(0.5, 20.0, 40)
+    a = np.diag(-k) + np.diag(k[:-1], -1)
+    y0 = np.linspace(1.0, 2.0, 40)
+    jac = lambda t, y, kk: jnp.diag(-kk) + jnp.diag(kk[:-1], -1)
+    integrate = rb.integrate_explicit if method == "tsit5" else rb.integrate
+
+    def run():
+        return integrate(_chain, jac, 0.0, 3.0, jnp.asarray(y0), jnp.asarray(k), rtol=1e-8, atol=1e-10,
+                         dt0=jnp.array(-1.0), max_steps=100_000, differentiable="none")[0]
+    assert 40 >= rb.STAGE_LOOP_MIN_STATES
+    looped = np.asarray(run())
+    monkeypatch.setattr(rb, "STAGE_LOOP_MIN_STATES", 10**9)
+    unrolled = np.asarray(run())
+    np.testing.assert_allclose(looped, unrolled, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(looped, scipy.linalg.expm(3.0 * a) @ y0, rtol=1e-6, atol=1e-10)

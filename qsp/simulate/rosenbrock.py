@@ -70,6 +70,7 @@ from typing import Callable, NamedTuple
 import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 __all__ = ["integrate", "integrate_explicit", "integrate_auto", "AutoState", "StateEvents"]
@@ -317,6 +318,47 @@ def _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve, with_jacobian=False):
     return (y_new, ks[7], dense) + ((jmat,) if with_jacobian else ())
 
 
+#: From this many states on, the stages of a step run in a ``lax.fori_loop`` (one evaluation of
+#: f traced instead of one per stage) rather than unrolled. The loop's bookkeeping costs a few
+#: kernel launches per stage, which only small models notice, while a large model compiles
+#: faster. Measured (random mass-action networks, ``"auto"``, jitted, 2-core CPU): first call
+#: (tracing + XLA + run) 4.35 -> 3.51 s at 500 states and 3.34 -> 2.72 s at 100; per
+#: simulation unchanged (74 vs 76 ms at 500, 12.0 vs 12.0 ms at 100).
+STAGE_LOOP_MIN_STATES = 32
+
+
+def _square(rows, size: int):
+    """Ragged coefficient rows as a (size, size) numpy array (zeros elsewhere)."""
+    out = np.zeros((size, size))
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+def _rosenbrock_step_looped(tab, f, jac, t, y, h, args, linsolve, with_jacobian=False):
+    """:func:`_rosenbrock_step` with the stages in a loop (for large models, see
+    ``STAGE_LOOP_MIN_STATES``): the same arithmetic in the same order up to rounding."""
+    f0, ft = jax.jvp(lambda tt: f(tt, y, args), (t,), (jnp.ones_like(t),))
+    jmat = jac(t, y, args)
+    n = y.shape[0]
+    w = jnp.eye(n, dtype=y.dtype) / (tab["gamma"] * h) - jmat
+    solve = _make_solver(w, _choose_linsolve(n, "none") if linsolve == "auto" else linsolve)
+    a, c_mat = jnp.asarray(_square(tab["a"], 8)), jnp.asarray(_square(tab["C"], 8))
+    c, d = jnp.asarray(tab["c"]), jnp.asarray(tab["d"])
+    inv_h = 1.0 / h
+    ks = jnp.zeros((8, n), y.dtype).at[0].set(solve(f0 + (tab["d"][0] * h) * ft))
+
+    def stage(i, ks):
+        u = y + a[i] @ ks
+        rhs = f(t + c[i] * h, u, args) + (c_mat[i] @ ks) * inv_h + (d[i] * h) * ft
+        return ks.at[i].set(solve(rhs))
+
+    ks = lax.fori_loop(1, 8, stage, ks)
+    y_new = y + a[7] @ ks + ks[7]
+    dense = jnp.concatenate([jnp.stack([y, y_new]), jnp.asarray(np.asarray(tab["H"])) @ ks])
+    return (y_new, ks[7], dense) + ((jmat,) if with_jacobian else ())
+
+
 def _rosenbrock_interpolate(dense, theta):
     """The Rodas 4th-order continuous extension at fractions ``theta`` (shape (W,)) of a step:
 
@@ -331,6 +373,22 @@ def _rosenbrock_interpolate(dense, theta):
     return (1.0 - th) * y0 + th * (y1 + (1.0 - th) * (k1 + th * (k2 + th * k3)))
 
 
+def _tsit5_stages_looped(f, t, y, h, args, f0):
+    """Tsit5's stages 2-7 in a ``lax.fori_loop`` (large models, ``STAGE_LOOP_MIN_STATES``):
+    returns the stage derivatives (7, n) and the arguments of stages 6 and 7."""
+    n = y.shape[0]
+    a, c = jnp.asarray(_square(_T5_A, 7)), jnp.asarray(_T5_CT)
+    ks = jnp.zeros((7, n), y.dtype).at[0].set(f0)
+
+    def stage(i, carry):
+        ks, _, u = carry
+        u_next = y + h * (a[i] @ ks)
+        return ks.at[i].set(f(t + c[i] * h, u_next, args)), u, u_next
+
+    ks, u_6, y_new = lax.fori_loop(1, 7, stage, (ks, y, y))
+    return ks, u_6, y_new
+
+
 def _tsit5_step(f, t, y, h, args, f0, probe=None):
     """One Tsit5 step; returns (y_new, error_estimate, f(t + h, y_new), dense).
 
@@ -343,15 +401,22 @@ def _tsit5_step(f, t, y, h, args, f0, probe=None):
     step it converges to the dominant mode, which Hairer's ratio misses once a fast mode has
     relaxed — measured on Robertson's problem: h rho about 3.3 by power iteration, never above 3
     by Hairer's ratio)."""
-    ks = [f0]
-    for i in range(1, 7):
-        if i == 6:
-            u_6 = u
-        u = y + h * _lincomb(_T5_A[i], ks)
-        ks.append(f(t + _T5_CT[i] * h, u, args))
-    y_new = u  # row 7 of a = 5th-order weights (FSAL)
-    dense = jnp.stack([y] + [h * k for k in ks])
-    result = (y_new, h * _lincomb(_T5_E, ks), ks[6], dense)
+    if y.shape[0] >= STAGE_LOOP_MIN_STATES:
+        stages, u_6, y_new = _tsit5_stages_looped(f, t, y, h, args, f0)
+        ks = [stages[i] for i in range(7)]
+        dense = jnp.concatenate([y[None], h * stages])
+        error = h * (jnp.asarray(_T5_E) @ stages)
+    else:
+        ks = [f0]
+        for i in range(1, 7):
+            if i == 6:
+                u_6 = u
+            u = y + h * _lincomb(_T5_A[i], ks)
+            ks.append(f(t + _T5_CT[i] * h, u, args))
+        y_new = u  # row 7 of a = 5th-order weights (FSAL)
+        dense = jnp.stack([y] + [h * k for k in ks])
+        error = h * _lincomb(_T5_E, ks)
+    result = (y_new, error, ks[6], dense)
     if probe is not None:
         # the three norms in one reduction (each reduction is a kernel launch of its own)
         dy, df, size = jnp.sqrt(jnp.mean(jnp.square(_sg(jnp.stack([y_new - u_6, ks[6] - ks[5], y_new]))), axis=1))
@@ -657,8 +722,10 @@ def _integrate_rosenbrock(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_step
     if linsolve == "auto":
         linsolve = _choose_linsolve(jnp.shape(y0)[0], differentiable, batched)
 
+    stepper = _rosenbrock_step_looped if jnp.shape(y0)[0] >= STAGE_LOOP_MIN_STATES else _rosenbrock_step
+
     def step(t, y, h, aux):
-        y_new, err, dense = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve)
+        y_new, err, dense = stepper(tab, f, jac, t, y, h, args, linsolve)
         return y_new, err, aux, dense
     return _drive(step, _rosenbrock_interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable,
                   fsal=False, outputs=outputs, out=out, dense_output=dense_output, events=events)
@@ -864,7 +931,8 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
         return y_new, err, (f_new, _switch_explicit(mode, h, rho, cost)._replace(probe=probe)), dense
 
     def stiff_step(t, y, h, mode):
-        y_new, err, dense, jmat = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve, with_jacobian=True)
+        stepper = _rosenbrock_step_looped if n >= STAGE_LOOP_MIN_STATES else _rosenbrock_step
+        y_new, err, dense, jmat = stepper(tab, f, jac, t, y, h, args, linsolve, with_jacobian=True)
         a = jnp.abs(_sg(jmat))
         rho = jnp.minimum(jnp.max(jnp.sum(a, axis=0)), jnp.max(jnp.sum(a, axis=1)))
         return y_new, err, _switch_stiff(mode, h, rho, cost), dense
