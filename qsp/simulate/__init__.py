@@ -163,7 +163,7 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
     if not isinstance(compiled, CompiledModel):
         raise TypeError(f"simulate() needs a CompiledModel from qsp.compile(model), got {type(compiled).__name__}.")
     options = solver_options(solver, rtol, atol, max_steps, adjoint)
-    p = compiled.parameter_vector(params)
+    p = compiled.parameter_values(params)
     structure, numbers = split_regimen(compiled, as_regimen(regimen))
     traced = _is_traced(times, p, numbers, t0, before)
     # Concrete inputs stay numpy until the compiled call: eager JAX ops cost ~0.1–1 ms each.
