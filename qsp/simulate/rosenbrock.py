@@ -1,4 +1,4 @@
-"""Lean pure-JAX adaptive integrators for small (stiff) ODE systems.
+"""Lean pure-JAX adaptive integrators for (stiff) ODE systems, small and large.
 
 ``integrate``          8-stage Rosenbrock method of order 5 with an embedded order-4 error
                        estimate, L-stable and stiffly accurate: Rodas5P (Steinebach 2023, the
@@ -36,6 +36,9 @@ Design notes
   time dependence small) and the same call returns ``f(t_n, y_n)``, which stage 1 needs anyway,
   so the marginal cost is one tangent pass through ``f``. For an autonomous ``f`` the tangent
   is identically zero and XLA folds it away.
+* Large models (``STAGE_LOOP_MIN_STATES`` states or more) run the stages of a step in a
+  ``lax.fori_loop`` rather than unrolled: one traced evaluation of ``f`` instead of 7-8, so
+  compile time stops growing with the stage count.
 * Linear algebra: one factorisation per step, reused for all 8 stages (``_make_solver``):
   ``W^{-1}`` is formed once and every stage solve is a fused mat-vec. For n <= 4 without AD the
   inverse is an unrolled Gauss-Jordan elimination with partial pivoting (pure element-wise
