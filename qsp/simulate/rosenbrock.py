@@ -896,10 +896,11 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
     OrdinaryDiffEq's ``AutoTsit5(Rodas5P())``).
 
     Both methods are 5(4) pairs under the same step-size controller, so a switch keeps the
-    step size. Stiffness is estimated at no extra cost: in explicit mode by Hairer's ratio of
-    the last two stages (:func:`_tsit5_step`), in stiff mode by ``min(|J|_1, |J|_inf)`` of the
-    exact Jacobian the step has formed anyway (a bound on the spectral radius). The switching rule
-    is :func:`_switch_explicit` and :func:`_switch_stiff`; ``cost`` is a stiff step's cost in explicit steps (default
+    step size. Stiffness is estimated along the way: in explicit mode by Hairer's ratio of the
+    last two stages and a power iteration (:func:`_tsit5_step`; one more evaluation of ``f`` per
+    step), in stiff mode by ``min(|J|_1, |J|_inf)`` of the exact Jacobian the step has formed
+    anyway (a bound on the spectral radius). The switching rules are :func:`_switch_explicit`
+    and :func:`_switch_stiff`; ``cost`` is a stiff step's cost in explicit steps (default
     :func:`stiff_step_cost` of the state dimension). Worth it where a stiff step is expensive
     (large models: a dense LU) and the problem only mildly stiff, so that the explicit method's
     stability-limited steps are still cheaper; on a strongly stiff model it settles in the stiff
@@ -963,7 +964,7 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
         t, y, h, mode, j, out_c, active, n_total, status = unpack(result, n_total, out_c, active)
         result = _drive(stiff_step, _rosenbrock_interpolate, f, t, t1, y, args, rtol, atol, h, max_steps,
                         differentiable, fsal=False, aux_init=lambda _: mode, stop=lambda aux: ~aux.stiff,
-                        skip=~mode.stiff | (status != 3) & (status != 1) | (t >= t1), **kwargs(j, out_c, active))
+                        skip=~mode.stiff | ((status != 3) & (status != 1)) | (t >= t1), **kwargs(j, out_c, active))
         stiff_ran = mode.stiff & (status != 2) & (t < t1)
         unpacked = unpack(result, n_total, out_c, active)
         mine = (t, y, h, mode, j, out_c, active, n_total, status)
@@ -975,7 +976,8 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
     init = (jnp.asarray(t0, dtype), y0.astype(dtype), jnp.asarray(dt0, dtype), state, j0, out0, active0,
             jnp.zeros((), jnp.int32), jnp.asarray(3, jnp.int32))
     kind = "checkpointed" if differentiable == "reverse" else "lax"
-    # every switch needs at least _STIFF_TRIAL steps, so this bounds the spells
+    # a pass that switches has taken at least _STIFF_AFTER explicit steps, so passes are far
+    # fewer than steps; past the bound the loop stops with status 3, reported as not ok
     _, y_f, h_f, state_f, _, out_f, active_f, n_f, status_f = eqxi.while_loop(
         lambda c: c[-1] == 3, spell, init, max_steps=max_steps // _STIFF_TRIAL + 2, kind=kind)
     ok = (status_f == 1) & jnp.all(jnp.isfinite(y_f))
