@@ -26,6 +26,7 @@ DEFAULT_MAX_STEPS = 10_000
 _NATIVE = ("auto", "rodas5p", "rodas5", "tsit5")
 DEFAULT_SOLVER = "auto"
 
+
 def _diffrax_solver(name: str):
     """diffrax's solver of that name (diffrax is imported only when one is asked for: its import
     takes 0.4 s of ``import qsp`` otherwise)."""
@@ -208,10 +209,11 @@ def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:
     if failed[0] >= 0:
         a, b = float(failed[0]), float(failed[1])
         detail = _non_finite_derivative(compiled, ts, ys, a, args)
-        import diffrax
-
-        stiff = isinstance(options.solver, diffrax.Kvaerno5) or (
-            isinstance(options.solver, NativeSolver) and options.solver.name != "tsit5")
+        if isinstance(options.solver, NativeSolver):
+            stiff = options.solver.name != "tsit5"
+        else:
+            import diffrax
+            stiff = isinstance(options.solver, diffrax.Kvaerno5)
         other = "" if stiff else "a stiff solver (solver='rodas5p'), "
         raise SolverError(
             f"model {compiled.model.name!r}: the integration failed between t={a:g} and t={b:g} "

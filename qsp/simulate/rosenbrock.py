@@ -410,11 +410,9 @@ def _tsit5_step(f, t, y, h, args, f0, probe=None):
         dense = jnp.concatenate([y[None], h * stages])
         error = h * (jnp.asarray(_T5_E) @ stages)
     else:
-        ks = [f0]
+        ks, u = [f0], y
         for i in range(1, 7):
-            if i == 6:
-                u_6 = u
-            u = y + h * _lincomb(_T5_A[i], ks)
+            u_6, u = u, y + h * _lincomb(_T5_A[i], ks)  # (u_6 ends as stage 6's argument)
             ks.append(f(t + _T5_CT[i] * h, u, args))
         y_new = u  # row 7 of a = 5th-order weights (FSAL)
         dense = jnp.stack([y] + [h * k for k in ks])

@@ -11,10 +11,9 @@ the number of doses nor of outputs. An output exactly at an event time reports t
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -29,7 +28,7 @@ class SolverOptions:
     """Static integration settings (part of the compilation key).
 
     Attributes:
-        solver: a diffrax solver instance.
+        solver: a :class:`NativeSolver` or a diffrax solver instance.
         rtol, atol: local error tolerances of the adaptive step-size controller.
         max_steps: the most steps allowed between two consecutive output or event times.
         adjoint: ``"reverse"`` (the default; ``jax.grad``), ``"forward"`` (``jax.jacfwd``/``jvp``),
@@ -153,7 +152,8 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
     solvers save at those times. With ``event_active`` (the model events' trigger values at
     ``t0``) model events are located and applied on the way (native solvers, dense output),
     and their trigger values at ``t1`` are appended to the result. ``dt_next`` is the step proposal
-    for the next interval (native solvers; NaN for diffrax, which restarts each call).
+    for the next interval (native solvers; with ``"auto"`` a pair of it and the switching state,
+    :func:`initial_step_state`; NaN for diffrax, which restarts each call).
     """
     with_outputs = outputs is not None
     if isinstance(options.solver, NativeSolver):
