@@ -169,7 +169,16 @@ class CompiledModel(eqx.Module):
     def parameter_values(self, params: Mapping | jax.Array | None = None):
         """:meth:`parameter_vector`, but a numpy array when every value is a plain number (the
         front door passes it straight to the compiled call: ``jnp.asarray`` alone costs ~70 µs,
-        about what a small model's whole re-simulation costs in bookkeeping)."""
+        about what a small model's whole re-simulation costs in bookkeeping).
+
+        Example:
+            >>> import qsp
+            >>> k = qsp.Parameter("k", 0.5)
+            >>> A = qsp.Species("A", qsp.Compartment("c", volume=1.0), initial_amount=1.0)
+            >>> cm = qsp.compile(qsp.Model("decay", reactions=[qsp.mass_action(k, [A], [])]))
+            >>> cm.parameter_values({"k": 2.0})
+            array([2.])
+        """
         s = self.structure  # (one attribute lookup: equinox modules make each one cost µs)
         if params is None:
             return self.default_parameters

@@ -812,7 +812,14 @@ def stiff_step_cost(n: int) -> float:
     Fitted to jitted runs of random mass-action networks on a 2-core CPU (µs per step, Rodas5P /
     Tsit5): n = 10: 10 / 4.5; 20: 24 / 4.7; 50: 70 / 8.7; 100: 182 / 23; 200: 819 / 19;
     500: 5400 / 48, i.e. ratios 2.2, 5.1, 8.0, 7.9, 43, 110; the model below gives 2.2, 4.6,
-    5.0, 12, 35, 155 (the LU's n^3 takes over above a hundred states)."""
+    5.0, 12, 35, 155 (the LU's n^3 takes over above a hundred states):
+
+    .. math:: \mathrm{cost}(n) = \frac{10 + 0.012\,n^2 + 4.3\times10^{-5}\,n^3}{4 + 0.1\,n}
+
+    Example:
+        >>> round(stiff_step_cost(100), 1), round(stiff_step_cost(500))
+        (12.4, 155)
+    """
     return (10.0 + 0.012 * n * n + 4.3e-5 * n ** 3) / (4.0 + 0.1 * n)
 
 
@@ -915,6 +922,16 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
     proposal: ``(y1, (dt_next, state), n_steps, ok, ...)``, so the next call continues in the
     same mode. Under ``vmap`` both methods' spells would run in every iteration, so batched
     simulations use Rodas5P instead.
+
+    Example (y' = -k y with k = 1e4 over [0, 1]: strongly stiff, so it ends in Rodas5P):
+        >>> import jax.numpy as jnp
+        >>> f = lambda t, y, k: -k * y
+        >>> jac = lambda t, y, k: -k * jnp.eye(1)
+        >>> y1, (h, state), n, ok = integrate_auto(f, jac, 0.0, 1.0, jnp.array([1.0]), 1e4, rtol=1e-8,
+        ...                                        atol=1e-10, dt0=jnp.array(-1.0), max_steps=10_000,
+        ...                                        differentiable="none", cost=3.0)
+        >>> bool(ok), bool(state.stiff), abs(float(y1[0])) < 1e-9
+        (True, True, True)
     """
     y0 = jnp.asarray(y0)
     n = y0.shape[0]
