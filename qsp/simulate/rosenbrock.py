@@ -399,11 +399,13 @@ def _tsit5_step(f, t, y, h, args, f0, probe=None):
     of the spectral radius of the Jacobian ``J`` at the step's end and the next probe: the
     larger of Hairer's ratio ``|f(t+h, y_new) - f(t+h, u_6)| / |y_new - u_6|`` (stages 6 and 7
     are both at ``t + h``; Hairer & Wanner II, IV.2: free, but it sees only the modes the step
-    has excited) and one power-iteration step ``|J v|`` (``v_next = J v / |J v|``: the last
-    stage is evaluated as a ``jvp`` in direction ``v``, one tangent pass; carried from step to
-    step it converges to the dominant mode, which Hairer's ratio misses once a fast mode has
-    relaxed — measured on Robertson's problem: h rho about 3.3 by power iteration, never above 3
-    by Hairer's ratio)."""
+    has excited) and one power-iteration step ``|J v|``, ``v_next = J v / |J v|``, with ``J v``
+    a forward difference (one more evaluation of f). Carried from step to step, the probe
+    converges to the dominant mode, which Hairer's ratio misses once a fast mode has relaxed
+    (measured on Robertson's problem: h rho about 3.3 by power iteration, never above 3 by
+    Hairer's ratio). Tried and slower: ``J v`` as a ``jvp`` (86 vs 63 ms for Tsit5 alone on a
+    500-state network), and the difference's second evaluation batched with the last stage by
+    ``vmap`` (a 2-row matrix product where a mat-vec was; 25 vs 33 ms at 100 states)."""
     if y.shape[0] >= STAGE_LOOP_MIN_STATES:
         stages, u_6, y_new = _tsit5_stages_looped(f, t, y, h, args, f0)
         ks = [stages[i] for i in range(7)]
