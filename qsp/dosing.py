@@ -230,8 +230,15 @@ class Regimen:
         return Regimen([*self.records, *other.records])
 
     def doses(self) -> list:
-        """Every single dose and reset after expanding ``additional`` repeats, in record order."""
-        return [d for r in self.records for d in r.expanded()]
+        """Every single dose and reset after expanding ``additional`` repeats, in record order.
+
+        Expanded once per regimen (records are immutable): expansion validates every repeat,
+        ~100 µs for a handful of doses, which every ``qsp.simulate`` call would pay again."""
+        expanded = self.__dict__.get("_expanded")
+        if expanded is None:
+            expanded = tuple(d for r in self.records for d in r.expanded())
+            object.__setattr__(self, "_expanded", expanded)  # (not a field: no effect on ==, hash, repr)
+        return list(expanded)
 
     @property
     def n_events(self) -> int:

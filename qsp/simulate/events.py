@@ -91,19 +91,23 @@ def split_regimen(compiled: CompiledModel, regimen: Regimen) -> tuple[RegimenStr
     specs, numbers = [], {k: [] for k in ("time", "amount", "lag", "bioavailability", "rate", "duration", "interval",
                                          "enabled")}
     n_inf = 0
+    # looked up once: a CompiledModel is an equinox module, whose attribute access costs µs each
+    structure = compiled.structure
+    state_index, species_names = structure.state_index, set(structure.species_names)
+    model = compiled.model
     for d in regimen.doses():
         if isinstance(d, Reset):
             specs.append(DoseSpec("reset", -1, None, None, None, None, False, 0, -1))
             for k in numbers:
                 numbers[k].append(_num(d.time) if k == "time" else _num(1.0 if k == "enabled" else 0.0))
             continue
-        if d.target not in compiled.structure.state_index or d.target not in compiled.species_names:
+        if d.target not in state_index or d.target not in species_names:
             raise DosingError(
                 f"{type(d).__name__} at time {d.time} targets {d.target!r}, which is not a species of model "
-                f"{compiled.model.name!r}; species: {', '.join(compiled.species_names)}."
+                f"{model.name!r}; species: {', '.join(compiled.species_names)}."
             )
-        target = compiled.state_index(d.target)
-        species = compiled.model.symbol(d.target)
+        target = state_index[d.target]
+        species = model.symbol(d.target)
         if species.constant:
             raise DosingError(f"{type(d).__name__} at time {d.time} targets constant species {d.target!r}; "
                               "a constant species cannot be dosed.")
