@@ -406,3 +406,18 @@ def test_gradient_of_a_dose_at_the_start_time(iv):
 
     g_time = jax.jit(jax.grad(conc))(jnp.float64(0.0))
     assert float(g_time) == pytest.approx(K * float(cf_bolus(10.0, 100.0, 0.0)), rel=1e-6)
+
+
+def test_regimen_expands_once_and_stays_a_value():
+    # doses() is expanded once per regimen (the front door calls it on every simulate); the
+    # cache must not change what a regimen is: equality, hash and repr as before, and the
+    # expanded doses are the explicit ones (times 0, 12, 24)
+    A = qsp.Species("A", qsp.Compartment("c", volume=1.0))
+    r = qsp.Regimen([qsp.Bolus(A, amount=5.0, time=0.0, interval=12.0, additional=2)])
+    twin = qsp.Regimen([qsp.Bolus(A, amount=5.0, time=0.0, interval=12.0, additional=2)])
+    before = repr(r)
+    first = r.doses()
+    assert [float(d.time) for d in first] == [0.0, 12.0, 24.0]
+    first.append("not a dose")  # a caller's list: the regimen keeps its own
+    assert [float(d.time) for d in r.doses()] == [0.0, 12.0, 24.0]
+    assert r == twin and hash(r) == hash(twin) and repr(r) == before
