@@ -2,7 +2,8 @@
 
 Events (bolus jumps, infusion edges, resets, steady-state records) happen at known times and
 are sorted into one table; a ``lax.scan`` walks it, integrating each segment between two
-consecutive events (qsp's Rodas5P by default, carrying its step size across segments, or a
+consecutive events (qsp's own solvers by default — ``"auto"``: Rodas5P for small models,
+Tsit5/Rodas5P switching for large ones — carrying their step size across segments, or a
 diffrax solver) and then changing the state exactly at the event. Output times inside a
 segment end a step each, or, when there are many of them, are filled from the integrator's
 continuous extension so that outputs cost no extra steps; compile time grows with neither
