@@ -122,9 +122,10 @@ def simulate(compiled: CompiledModel, times, params: Mapping | jax.Array | None 
     The model's initial state holds at ``t0`` (default: 0, or the first output time if that
     is earlier). Between events (doses, infusion edges, resets) the ODE
     :math:`dy/dt = S v(t, y, p) + u(t)` is integrated (by qsp's own solvers, or diffrax's on
-    request); at an event the state jumps exactly. At an output time equal to an event time the state *after* the event is
-    reported, unless that time is flagged in ``before`` (pre-dose samples, as an
-    observation record placed before the dose record in a NONMEM dataset).
+    request); at an event the state jumps exactly. At an output time equal to an event time
+    the state *after* the event is reported, unless that time is flagged in ``before``
+    (pre-dose samples, as an observation record placed before the dose record in a NONMEM
+    dataset).
 
     This is a pure JAX function of ``params`` and of the regimen's numbers: ``jax.jit``,
     ``jax.grad`` and ``jax.vmap`` work over them; new values never recompile.
