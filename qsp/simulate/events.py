@@ -93,7 +93,7 @@ def split_regimen(compiled: CompiledModel, regimen: Regimen) -> tuple[RegimenStr
     n_inf = 0
     # looked up once: a CompiledModel is an equinox module, whose attribute access costs µs each
     structure = compiled.structure
-    state_index, species_names = structure.state_index, set(structure.species_names)
+    state_index, species_names = structure.state_index, set(structure.species_names)  # (species are states)
     model = compiled.model
     for d in regimen.doses():
         if isinstance(d, Reset):
@@ -101,7 +101,7 @@ def split_regimen(compiled: CompiledModel, regimen: Regimen) -> tuple[RegimenStr
             for k in numbers:
                 numbers[k].append(_num(d.time) if k == "time" else _num(1.0 if k == "enabled" else 0.0))
             continue
-        if d.target not in state_index or d.target not in species_names:
+        if d.target not in species_names:
             raise DosingError(
                 f"{type(d).__name__} at time {d.time} targets {d.target!r}, which is not a species of model "
                 f"{model.name!r}; species: {', '.join(compiled.species_names)}."

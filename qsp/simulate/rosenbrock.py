@@ -293,35 +293,6 @@ def _choose_linsolve(n: int, differentiable: str, batched: bool = False) -> str:
 
 
 # ----------------------------------------------------------------------------- steps
-def _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve, with_jacobian=False):
-    """One Rodas5/Rodas5P step of size h from (t, y); returns (y_new, error_estimate, dense)
-    with ``dense`` the data of the step's interpolant (:func:`_rosenbrock_interpolate`), and
-    with ``with_jacobian`` also the Jacobian at (t, y)."""
-    f0, ft = jax.jvp(lambda tt: f(tt, y, args), (t,), (jnp.ones_like(t),))
-    jmat = jac(t, y, args)
-    n = y.shape[0]
-    w = jnp.eye(n, dtype=y.dtype) / (tab["gamma"] * h) - jmat
-    solve = _make_solver(w, _choose_linsolve(n, "none") if linsolve == "auto" else linsolve)
-    inv_h = 1.0 / h
-    ks = []
-    u = y
-    for i in range(8):
-        if i == 0:
-            fi = f0
-        else:
-            u = y + _lincomb(tab["a"][i], ks)
-            fi = f(t + tab["c"][i] * h, u, args)
-        rhs = fi
-        if i > 0:
-            rhs = rhs + _lincomb(tab["C"][i], ks, inv_h)
-        if tab["d"][i] != 0.0:
-            rhs = rhs + (tab["d"][i] * h) * ft
-        ks.append(solve(rhs))
-    y_new = u + ks[7]
-    dense = jnp.stack([y, y_new] + [_lincomb(row, ks) for row in tab["H"]])
-    return (y_new, ks[7], dense) + ((jmat,) if with_jacobian else ())
-
-
 #: From this many states on, the stages of a step run in a ``lax.fori_loop`` (one evaluation of
 #: f traced instead of one per stage) rather than unrolled. The loop's bookkeeping costs a few
 #: kernel launches per stage, which only small models notice, while a large model compiles
@@ -339,27 +310,47 @@ def _square(rows, size: int):
     return out
 
 
-def _rosenbrock_step_looped(tab, f, jac, t, y, h, args, linsolve, with_jacobian=False):
-    """:func:`_rosenbrock_step` with the stages in a loop (for large models, see
-    ``STAGE_LOOP_MIN_STATES``): the same arithmetic in the same order up to rounding."""
+def _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve, with_jacobian=False):
+    """One Rodas5/Rodas5P step of size h from (t, y); returns (y_new, error_estimate, dense)
+    with ``dense`` the data of the step's interpolant (:func:`_rosenbrock_interpolate`), and
+    with ``with_jacobian`` also the Jacobian at (t, y). From ``STAGE_LOOP_MIN_STATES`` states
+    the stages run in a ``lax.fori_loop`` (the same arithmetic, up to rounding)."""
     f0, ft = jax.jvp(lambda tt: f(tt, y, args), (t,), (jnp.ones_like(t),))
     jmat = jac(t, y, args)
     n = y.shape[0]
     w = jnp.eye(n, dtype=y.dtype) / (tab["gamma"] * h) - jmat
     solve = _make_solver(w, _choose_linsolve(n, "none") if linsolve == "auto" else linsolve)
-    a, c_mat = jnp.asarray(_square(tab["a"], 8)), jnp.asarray(_square(tab["C"], 8))
-    c, d = jnp.asarray(tab["c"]), jnp.asarray(tab["d"])
     inv_h = 1.0 / h
-    ks = jnp.zeros((8, n), y.dtype).at[0].set(solve(f0 + (tab["d"][0] * h) * ft))
+    if n >= STAGE_LOOP_MIN_STATES:
+        a, c_mat = jnp.asarray(_square(tab["a"], 8)), jnp.asarray(_square(tab["C"], 8))
+        c, d = jnp.asarray(tab["c"]), jnp.asarray(tab["d"])
 
-    def stage(i, ks):
-        u = y + a[i] @ ks
-        rhs = f(t + c[i] * h, u, args) + (c_mat[i] @ ks) * inv_h + (d[i] * h) * ft
-        return ks.at[i].set(solve(rhs))
+        def stage(i, ks):
+            u = y + a[i] @ ks
+            rhs = f(t + c[i] * h, u, args) + (c_mat[i] @ ks) * inv_h + (d[i] * h) * ft
+            return ks.at[i].set(solve(rhs))
 
-    ks = lax.fori_loop(1, 8, stage, ks)
-    y_new = y + a[7] @ ks + ks[7]
-    dense = jnp.concatenate([jnp.stack([y, y_new]), jnp.asarray(np.asarray(tab["H"])) @ ks])
+        stages = jnp.zeros((8, n), y.dtype).at[0].set(solve(f0 + (tab["d"][0] * h) * ft))
+        stages = lax.fori_loop(1, 8, stage, stages)
+        y_new = y + a[7] @ stages + stages[7]
+        dense = jnp.concatenate([jnp.stack([y, y_new]), jnp.asarray(np.asarray(tab["H"])) @ stages])
+        return (y_new, stages[7], dense) + ((jmat,) if with_jacobian else ())
+    ks = []
+    u = y
+    for i in range(8):
+        if i == 0:
+            fi = f0
+        else:
+            u = y + _lincomb(tab["a"][i], ks)
+            fi = f(t + tab["c"][i] * h, u, args)
+        rhs = fi
+        if i > 0:
+            rhs = rhs + _lincomb(tab["C"][i], ks, inv_h)
+        if tab["d"][i] != 0.0:
+            rhs = rhs + (tab["d"][i] * h) * ft
+        ks.append(solve(rhs))
+    y_new = u + ks[7]
+    dense = jnp.stack([y, y_new] + [_lincomb(row, ks) for row in tab["H"]])
     return (y_new, ks[7], dense) + ((jmat,) if with_jacobian else ())
 
 
@@ -726,10 +717,8 @@ def _integrate_rosenbrock(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_step
     if linsolve == "auto":
         linsolve = _choose_linsolve(jnp.shape(y0)[0], differentiable, batched)
 
-    stepper = _rosenbrock_step_looped if jnp.shape(y0)[0] >= STAGE_LOOP_MIN_STATES else _rosenbrock_step
-
     def step(t, y, h, aux):
-        y_new, err, dense = stepper(tab, f, jac, t, y, h, args, linsolve)
+        y_new, err, dense = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve)
         return y_new, err, aux, dense
     return _drive(step, _rosenbrock_interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable,
                   fsal=False, outputs=outputs, out=out, dense_output=dense_output, events=events)
@@ -953,8 +942,7 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
         return y_new, err, (f_new, _switch_explicit(mode, h, rho, cost)._replace(probe=probe)), dense
 
     def stiff_step(t, y, h, mode):
-        stepper = _rosenbrock_step_looped if n >= STAGE_LOOP_MIN_STATES else _rosenbrock_step
-        y_new, err, dense, jmat = stepper(tab, f, jac, t, y, h, args, linsolve, with_jacobian=True)
+        y_new, err, dense, jmat = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve, with_jacobian=True)
         a = jnp.abs(_sg(jmat))
         rho = jnp.minimum(jnp.max(jnp.sum(a, axis=0)), jnp.max(jnp.sum(a, axis=1)))
         return y_new, err, _switch_stiff(mode, h, rho, cost), dense
