@@ -15,7 +15,7 @@ from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
 from .events import TAIL_SLOTS, RegimenStructure, split_regimen
 from .solution import Solution
-from .solve import NativeSolver, SolverOptions, simulate_core, solver_label
+from .solve import DIFFRAX_SOLVERS, NativeSolver, SolverOptions, diffrax_solver, simulate_core, solver_label
 
 #: Default tolerances: accurate to about 1e-6 relative on the reference problems.
 DEFAULT_RTOL = 1e-8
@@ -25,23 +25,6 @@ DEFAULT_MAX_STEPS = 10_000
 #: qsp's own integrators (carry the step size across intervals) and the default among them.
 _NATIVE = ("auto", "rodas5p", "rodas5", "tsit5")
 DEFAULT_SOLVER = "auto"
-
-
-def _diffrax_solver(name: str):
-    """diffrax's solver of that name (diffrax is imported only when one is asked for: its import
-    takes 0.4 s of ``import qsp`` otherwise)."""
-    import diffrax
-    import optimistix as optx
-    if name == "kvaerno5":
-        # Newton rather than diffrax's default VeryChord: the chord iteration reported spurious
-        # failures on plain linear decay between closely spaced events.
-        return diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
-    return {"diffrax-tsit5": diffrax.Tsit5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
-            "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8}[name]()
-
-
-#: diffrax solvers by name ("diffrax-tsit5" etc. to pick diffrax's over qsp's own).
-_SOLVERS = ("kvaerno5", "diffrax-tsit5", "kvaerno4", "kvaerno3", "dopri5", "dopri8")
 _ADJOINTS = ("reverse", "forward", "direct")
 
 
@@ -61,10 +44,10 @@ def solver_options(solver=None, rtol=None, atol=None, max_steps=None, adjoint=No
         name = solver.lower()
         if name in _NATIVE:
             solver = NativeSolver(name)
-        elif name in _SOLVERS:
-            solver = _diffrax_solver(name)
+        elif name in DIFFRAX_SOLVERS:  # ("diffrax-tsit5" etc. to pick diffrax's over qsp's own)
+            solver = diffrax_solver(name)
         else:
-            raise SolverError(f"unknown solver {solver!r}; choose one of {sorted([*_NATIVE, *_SOLVERS])} "
+            raise SolverError(f"unknown solver {solver!r}; choose one of {sorted([*_NATIVE, *DIFFRAX_SOLVERS])} "
                               "or pass a diffrax solver instance.")
     if adjoint is None:
         adjoint = "reverse"

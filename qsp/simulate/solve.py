@@ -124,6 +124,23 @@ def _differentiable(adjoint) -> str:
     return "forward" if isinstance(adjoint, diffrax.ForwardMode) else "reverse"
 
 
+#: diffrax's solvers by the names ``qsp.simulate`` accepts.
+DIFFRAX_SOLVERS = ("kvaerno5", "diffrax-tsit5", "kvaerno4", "kvaerno3", "dopri5", "dopri8")
+
+
+def diffrax_solver(name: str):
+    """diffrax's solver of that name, one of ``DIFFRAX_SOLVERS`` (diffrax is imported only when
+    one is asked for: its import takes 0.4 s of ``import qsp`` otherwise)."""
+    import diffrax
+    import optimistix as optx
+    if name == "kvaerno5":
+        # Newton rather than diffrax's default VeryChord: the chord iteration reported spurious
+        # failures on plain linear decay between closely spaced events.
+        return diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
+    return {"diffrax-tsit5": diffrax.Tsit5, "kvaerno4": diffrax.Kvaerno4, "kvaerno3": diffrax.Kvaerno3,
+            "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8}[name]()
+
+
 def diffrax_adjoint(adjoint):
     """The diffrax adjoint for ``adjoint`` (a name, or already a diffrax adjoint)."""
     if not isinstance(adjoint, str):
@@ -394,11 +411,9 @@ STEADY_STATE_MAX_STEPS = 256
 
 @functools.cache
 def steady_state_solver():
-    """diffrax's Kvaerno5 with a Newton root finder: the solver of the steady-state map (one
-    instance, so that its simulations share compilations)."""
-    import diffrax
-    import optimistix as optx
-    return diffrax.Kvaerno5(root_finder=optx.Newton(rtol=1e-10, atol=1e-12))
+    """diffrax's Kvaerno5 with a Newton root finder (:func:`diffrax_solver`): the solver of the
+    steady-state map (one instance, so that its simulations share compilations)."""
+    return diffrax_solver("kvaerno5")
 
 
 def _one_interval_map(compiled, args, options, t_rec, tau, lag, jump, rate, duration, target):
