@@ -5,7 +5,11 @@ reaction graph into differentiable JAX ODEs (diffrax), simulate dosing regimens 
 populations. See ``docs/getting-started.md``.
 """
 
-import jax as _jax
+from . import _small_loops
+
+_small_loops.enable_at_import()  # before any JAX computation: XLA reads its flags once (see the module)
+
+import jax as _jax  # noqa: E402
 
 _jax.config.update("jax_enable_x64", True)  # float64 by default (DESIGN.md)
 

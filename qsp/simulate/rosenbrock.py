@@ -255,6 +255,30 @@ def _gj_inverse_unrolled(a):
     return jnp.stack([jnp.stack(r[n:]) for r in rows])
 
 
+def _gj_inverse_looped(a):
+    """Inverse of a small (n, n) matrix by Gauss-Jordan elimination with partial pivoting, one
+    ``lax.fori_loop`` iteration per column, in plain XLA operations (no LAPACK custom call).
+
+    Why it exists: XLA:CPU compiles a while loop that contains no custom call and touches few
+    bytes into one native function (:mod:`qsp._xla_options`), which removes the per-kernel
+    dispatch cost of every operation in the loop body. A LAPACK call inside an integrator's
+    step loop rules that out for the whole loop; this elimination does not.
+    """
+    n = a.shape[-1]
+    rows = jnp.arange(n)
+    m = jnp.concatenate([a, jnp.eye(n, dtype=a.dtype)], axis=1)
+
+    def column(k, m):
+        p = jnp.argmax(jnp.where(rows >= k, jnp.abs(m[:, k]), -1.0))
+        row_k, row_p = m[k], m[p]
+        m = m.at[p].set(row_k).at[k].set(row_p)
+        pivot_row = row_p / row_p[k]
+        m = m - m[:, k][:, None] * pivot_row[None, :]
+        return m.at[k].set(pivot_row)
+
+    return lax.fori_loop(0, n, column, m)[:, n:]
+
+
 def _make_solver(w, linsolve: str):
     """A function b -> W^{-1} b, factorising W once.
 
@@ -263,8 +287,9 @@ def _make_solver(w, linsolve: str):
     elimination itself, which halves AD run time and shrinks the differentiated graph.
     """
     matvec = lambda x: jnp.sum(w * x[None, :], axis=1)
-    if linsolve in ("unrolled", "inv"):
-        winv = _sg(_gj_inverse_unrolled(w) if linsolve == "unrolled" else jnp.linalg.inv(w))
+    if linsolve in ("unrolled", "looped", "inv"):
+        inverse = {"unrolled": _gj_inverse_unrolled, "looped": _gj_inverse_looped, "inv": jnp.linalg.inv}[linsolve]
+        winv = _sg(inverse(w))
         solve = lambda _, b: jnp.sum(winv * b[None, :], axis=1)
         transpose_solve = lambda _, b: jnp.sum(winv * b[:, None], axis=0)
     elif linsolve == "lu":
@@ -276,7 +301,7 @@ def _make_solver(w, linsolve: str):
     return lambda b: lax.custom_linear_solve(matvec, b, solve, transpose_solve)
 
 
-def _choose_linsolve(n: int, differentiable: str, batched: bool = False) -> str:
+def _choose_linsolve(n: int, differentiable: str, batched: bool = False, native_loop: bool = False) -> str:
     """Measured on CPU (TMDD, n = 4; synthetic chains, n = 4..12): the unrolled inverse is the
     fastest for n <= 4 without AD (about 10% unbatched, 30% under vmap); with AD its unrolled
     graph compiles 1.5-2x slower and is not faster, so LAPACK's inverse is used there. Explicit
@@ -286,7 +311,16 @@ def _choose_linsolve(n: int, differentiable: str, batched: bool = False) -> str:
     ``batched`` (many subjects in lockstep under ``vmap``, :func:`qsp.simulate_population`):
     LAPACK's batched 4x4 inverse is slow there (measured, 1024 TMDD patients: 22% of the run in
     ``getrf``/``trsm``), so the unrolled inverse is used unless forward-mode tangents are asked
-    for (T2 1024 patients: 794 -> 633 ms; compile +0.8 s; unbatched there is no difference)."""
+    for (T2 1024 patients: 794 -> 633 ms; compile +0.8 s; unbatched there is no difference).
+
+    ``native_loop``: the step loop can be compiled into one native function (``qsp._small_loops``:
+    a small model with a straight-line right-hand side, unbatched, the option in effect), which a
+    LAPACK call would prevent. Then the inverse is elimination in plain XLA operations, unrolled
+    up to ``_UNROLLED_N`` and looped above, in every differentiation mode. Measured (2-core CPU):
+    TMDD ``jax.grad`` 28 -> 2.3 ms; 8-state network, plain 1.7 -> 0.74 ms, reverse mode 14 -> 3.5 ms
+    (the looped elimination *without* native compilation is 2x slower than LAPACK)."""
+    if native_loop and not batched and n <= _SMALL_N:
+        return "unrolled" if n <= _UNROLLED_N else "looped"
     if n <= _UNROLLED_N and (differentiable == "none" or (batched and differentiable != "forward")):
         return "unrolled"
     return "inv" if n <= _SMALL_N else "lu"
@@ -710,12 +744,12 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
 
 def _integrate_rosenbrock(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps, differentiable="reverse",
                           method="rodas5p", linsolve="auto", outputs=None, out=None, dense_output=True,
-                          events=None, batched=False):
+                          events=None, batched=False, native_loop=False):
     if method not in _TABLEAUS:
         raise ValueError(f"method must be one of {sorted(_TABLEAUS)}, got {method!r}")
     tab = _TABLEAUS[method]
     if linsolve == "auto":
-        linsolve = _choose_linsolve(jnp.shape(y0)[0], differentiable, batched)
+        linsolve = _choose_linsolve(jnp.shape(y0)[0], differentiable, batched, native_loop)
 
     def step(t, y, h, aux):
         y_new, err, dense = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve)
@@ -726,7 +760,7 @@ def _integrate_rosenbrock(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_step
 
 def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, differentiable: str = "reverse",
               method: str = "rodas5p", outputs=None, out=None, dense_output: bool = True,
-              events: StateEvents | None = None, batched: bool = False):
+              events: StateEvents | None = None, batched: bool = False, native_loop: bool = False):
     """Integrate y' = f(t, y, args) from t0 to t1 (t1 >= t0; t1 == t0 returns y0 immediately, no NaN).
 
     8-stage L-stable, stiffly accurate Rosenbrock method of order 5(4) with Hairer's step-size
@@ -759,6 +793,9 @@ def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, diff
             continuous extension; needs ``outputs`` with ``dense_output=True``).
         batched: the call runs under ``vmap`` over many subjects; only picks the linear solver
             that vectorises best (see ``_choose_linsolve``).
+        native_loop: the step loop can compile into one native function (``qsp._small_loops``:
+            ``f`` and ``jac`` free of gathers, scatters, dots and custom calls); only picks a
+            linear solver without LAPACK calls (see ``_choose_linsolve``).
 
     Returns:
         ``(y1, dt_next, n_steps, ok)``: the state at ``t1`` (or the last state reached if not ok),
@@ -769,7 +806,8 @@ def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, diff
     """
     return _integrate_rosenbrock(f, jac, t0, t1, y0, args, rtol=rtol, atol=atol, dt0=dt0, max_steps=max_steps,
                                  differentiable=differentiable, method=method, outputs=outputs, out=out,
-                                 dense_output=dense_output, events=events, batched=batched)
+                                 dense_output=dense_output, events=events, batched=batched,
+                                 native_loop=native_loop)
 
 
 def integrate_explicit(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int,

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from ..compile import Args, CompiledModel
+from .. import _small_loops
 from ..errors import SolverError
 from .events import BOLUS, RESET, SS1, SS2, START, STOP, RegimenStructure, event_table
 
@@ -203,8 +204,11 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
         elif method == "auto":
             result = rosenbrock.integrate_auto(f, jac, t0, t1, y0, args, state=state, **kwargs)
         else:
-            result = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=method,
-                                          batched=options.batched, **kwargs)
+            # a straight-line right-hand side and Jacobian hold no gather, scatter or dot, so the
+            # step loop of an unbatched run can compile into one native function (qsp._small_loops)
+            native_loop = _small_loops.active() and compiled.structure.straight is not None and not options.batched
+            result = rosenbrock.integrate(f, jac, t0, t1, y0, args, method=method, batched=options.batched,
+                                          native_loop=native_loop, **kwargs)
         y1, dt_next, n_steps, ok = result[:4]
         tail = (result[5],) if events is not None else ()
         return (y1, ~ok, dt_next, (result[4] if with_outputs else out), n_steps) + tail
