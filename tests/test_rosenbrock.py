@@ -393,7 +393,7 @@ def test_looped_gauss_jordan_inverse_against_numpy():
     # first matrix has a zero leading diagonal entry, so pivoting is exercised. Tolerance: these
     # matrices have condition numbers below 1e3, so 1e-10 leaves a wide margin over rounding
     rng = np.random.default_rng(5)
-    for n in (5, 8, 12):
+    for n in (5, 8, 12, 16):
         m = rng.normal(size=(n, n)) + n * np.eye(n)
         m[0, 0] = 0.0
         got = np.asarray(jax.jit(rb._gj_inverse_looped)(jnp.asarray(m)))
