@@ -20,7 +20,8 @@ it can only be set before the first JAX computation. If the process ran JAX code
 ``import qsp`` (and did not set the option itself), :func:`active` is False and qsp keeps the
 linear solvers that are fastest without it (``rosenbrock._choose_linsolve``); results are the
 same either way, only speed differs. A user who sets ``xla_backend_extra_options`` in
-``XLA_FLAGS`` keeps their value: qsp adds its key only when the key is absent.
+``XLA_FLAGS`` keeps their value: qsp adds its key only when the key is absent. To keep XLA's
+default, set ``XLA_FLAGS=--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=1024``.
 """
 
 from __future__ import annotations
@@ -40,17 +41,24 @@ _active = False
 
 
 def _backends_started() -> bool:
-    from jax._src import xla_bridge  # (no public API says whether a backend has started)
+    """Whether a JAX backend has started (XLA has then parsed its flags). No public API says;
+    if this private one moves, assume it has started, so qsp never claims an option it may not
+    have set."""
+    try:
+        from jax._src import xla_bridge
 
-    return xla_bridge.backends_are_initialized()
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):
+        return True
 
 
 def enable_at_import() -> bool:
     """Add ``OPTION=SMALL_LOOP_BYTES`` to ``XLA_FLAGS`` if no JAX backend has started yet.
 
     Returns whether the option is in effect for this process (also :func:`active`): True
-    when qsp set it before start-up, or when ``XLA_FLAGS`` already named it (set by the user
-    before the process started).
+    when qsp set it before start-up, or when ``XLA_FLAGS`` already gave it a value of at least
+    ``SMALL_LOOP_BYTES`` (a user's own setting always stays; a smaller value, such as XLA's
+    default 1024, turns qsp's use of it off).
 
     Example:
         >>> import qsp._small_loops as small_loops
@@ -59,8 +67,9 @@ def enable_at_import() -> bool:
     """
     global _active
     flags = os.environ.get("XLA_FLAGS", "")
-    if OPTION in flags:
-        _active = True
+    users = re.search(re.escape(OPTION) + r"=(\d+)", flags)
+    if users:
+        _active = int(users.group(1)) >= SMALL_LOOP_BYTES
         return _active
     if _backends_started():
         _active = False  # too late: XLA has parsed its flags

@@ -52,9 +52,11 @@ def test_import_keeps_the_users_extra_options_and_flags():
 
 
 def test_a_users_own_threshold_wins():
-    user = f"--xla_backend_extra_options={_small_loops.OPTION}=4096"
-    active, flags = _run(REPORT, user).splitlines()
-    assert (active, flags) == ("True", user)
+    # a smaller value (XLA's default is 1024) keeps loops on the thunk path: qsp then keeps LAPACK
+    for value, expected in ((4096, "False"), (1 << 22, "True")):
+        user = f"--xla_backend_extra_options={_small_loops.OPTION}={value}"
+        active, flags = _run(REPORT, user).splitlines()
+        assert (active, flags) == (expected, user)
 
 
 def test_too_late_after_jax_has_started():

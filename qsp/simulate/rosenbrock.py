@@ -261,7 +261,7 @@ def _gj_inverse_looped(a):
     ``lax.fori_loop`` iteration per column, in plain XLA operations (no LAPACK custom call).
 
     Why it exists: XLA:CPU compiles a while loop that contains no custom call and touches few
-    bytes into one native function (:mod:`qsp._xla_options`), which removes the per-kernel
+    bytes into one native function (:mod:`qsp._small_loops`), which removes the per-kernel
     dispatch cost of every operation in the loop body. A LAPACK call inside an integrator's
     step loop rules that out for the whole loop; this elimination does not.
     """
