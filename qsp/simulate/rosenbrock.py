@@ -45,12 +45,13 @@ Design notes
   inverse is an unrolled Gauss-Jordan elimination with partial pivoting (pure element-wise
   scalar code, no LAPACK call; measured ~10% faster per step unbatched and ~30% under vmap than
   ``jnp.linalg.inv``); otherwise LAPACK's inverse up to n = 12 and ``lu_factor``/``lu_solve``
-  above. When the whole step loop can compile into one native function (``native_loop``: a
-  straight-line model of up to 16 states, unbatched, ``qsp._small_loops`` in effect), LAPACK
-  calls would prevent that, so the inverse is elimination in plain XLA operations: unrolled up to
-  n = 4 and a ``fori_loop`` above, in every differentiation mode. ``lu_solve`` per stage was 3-4x slower per step at n = 4. The solve is wrapped in
-  ``lax.custom_linear_solve`` so that AD differentiates ``W x = b`` (reusing the inverse for the
-  tangent/cotangent solves) instead of the elimination.
+  above; ``lu_solve`` per stage was 3-4x slower per step at n = 4. When the whole step loop can
+  compile into one native function (``native_loop``: a straight-line model of up to 16 states,
+  unbatched, ``qsp._small_loops`` in effect), LAPACK calls would prevent that, so the inverse is
+  elimination in plain XLA operations: unrolled up to n = 4 and a ``fori_loop`` above, in every
+  differentiation mode. The solve is wrapped in ``lax.custom_linear_solve`` so that AD
+  differentiates ``W x = b`` (reusing the inverse for the tangent/cotangent solves) instead of
+  the elimination.
 * Step-size control (Hairer): ``err = RMS(k_8 / (atol + rtol max(|y_n|, |y_{n+1}|)))``; accept
   when ``err <= 1``; ``h <- h min(6, max(0.2, 0.9 err^{-1/5}))``, with no increase right after
   a rejection. A step that produces non-finite values is rejected with ``h <- 0.2 h``. The loop
