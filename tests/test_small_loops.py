@@ -66,21 +66,6 @@ def test_too_late_after_jax_has_started():
     assert (active, flags) == ("False", "None")
 
 
-def _tmdd_model():
-    P = qsp.Parameter
-    CL, V1, Q, V2 = P("CL", 0.2), P("V1", 3.0), P("Q", 0.5), P("V2", 2.5)
-    kon, koff, kint, ksyn, kdeg = P("kon", 0.5), P("koff", 0.05), P("kint", 0.3), P("ksyn", 1.0), P("kdeg", 0.25)
-    central, peripheral = qsp.Compartment("central", volume=V1), qsp.Compartment("peripheral", volume=V2)
-    Lc, Lp = qsp.Species("Lc", central), qsp.Species("Lp", peripheral)
-    R, RL = qsp.Species("R", central, initial_concentration=ksyn / kdeg), qsp.Species("RL", central)
-    return qsp.Model("tmdd", reactions=[
-        qsp.Reaction([Lc], [], rate=CL * Lc), qsp.Reaction([Lc], [Lp], rate=Q * Lc),
-        qsp.Reaction([Lp], [Lc], rate=Q * Lp), qsp.mass_action(kon, [Lc, R], [RL]),
-        qsp.mass_action(koff, [RL], [Lc, R]), qsp.mass_action(kint, [RL], []),
-        qsp.mass_action(ksyn, [], [R]), qsp.mass_action(kdeg, [R], []),
-    ])
-
-
 def _all_loops_native(jitted, *args) -> bool:
     """Whether every while loop of the compiled program was hoisted into a natively compiled
     call: XLA marks those calls ``xla_cpu_small_call``, and no ``while`` is left at the top."""
@@ -91,12 +76,11 @@ def _all_loops_native(jitted, *args) -> bool:
 
 
 @pytest.mark.skipif(not _small_loops.active(), reason="JAX started before qsp was imported in this test process")
-def test_small_model_step_loop_compiles_natively():
-    compiled = qsp.compile(_tmdd_model())
-    ts = jnp.linspace(0.0, 84.0, 50)
-    regimen = qsp.Regimen([qsp.Bolus("Lc", amount=2000.0, time=0.0)])
-    run = jax.jit(lambda p: qsp.simulate(compiled, ts, params=p, regimen=regimen).ys)
-    assert _all_loops_native(run, {"kon": jnp.asarray(0.5)}), "a while loop of the simulation still runs as thunks"
+def test_small_model_step_loop_compiles_natively(tmdd_case):
+    # conftest's TMDD: 4 states, the dose in the initial state
+    compiled = tmdd_case.compiled
+    run = jax.jit(lambda p: qsp.simulate(compiled, jnp.asarray(tmdd_case.ts), params=p).ys)
+    assert _all_loops_native(run, {"kon": jnp.asarray(10.0)}), "a while loop of the simulation still runs as thunks"
 
 
 def _chain_model(n: int):

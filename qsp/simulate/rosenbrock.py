@@ -319,14 +319,14 @@ def _choose_linsolve(n: int, differentiable: str, batched: bool = False, native_
     for (T2 1024 patients: 794 -> 633 ms; compile +0.8 s; unbatched there is no difference).
 
     ``native_loop``: the step loop can be compiled into one native function (``qsp._small_loops``:
-    a small model with a straight-line right-hand side, unbatched, the option in effect), which a
-    LAPACK call would prevent. Then the inverse is elimination in plain XLA operations, unrolled
+    a small model with a straight-line right-hand side, unbatched, the option in effect; the
+    caller decides), which a LAPACK call would prevent. Then the inverse is elimination in plain XLA operations, unrolled
     up to ``_UNROLLED_N`` and looped above, in every differentiation mode. Measured (2-core CPU):
     TMDD ``jax.grad`` 28 -> 2.3 ms; 8-state network, plain 1.7 -> 0.74 ms, reverse mode 14 -> 3.5 ms
     (the looped elimination *without* native compilation is 2x slower than LAPACK). Up to
     ``_LOOPED_N`` = 16 states, the largest with a straight-line right-hand side: a 16-state
     straight-line network took 2.3 ms natively against 8.9 ms with LAPACK's LU."""
-    if native_loop and not batched and n <= _LOOPED_N:
+    if native_loop and n <= _LOOPED_N:
         return "unrolled" if n <= _UNROLLED_N else "looped"
     if n <= _UNROLLED_N and (differentiable == "none" or (batched and differentiable != "forward")):
         return "unrolled"
@@ -801,8 +801,9 @@ def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, diff
         batched: the call runs under ``vmap`` over many subjects; only picks the linear solver
             that vectorises best (see ``_choose_linsolve``).
         native_loop: the step loop can compile into one native function (``qsp._small_loops``:
-            ``f`` and ``jac`` free of gathers, scatters, dots and custom calls); only picks a
-            linear solver without LAPACK calls (see ``_choose_linsolve``).
+            ``f`` and ``jac`` free of gathers, scatters, dots and custom calls, and not under
+            ``vmap``, whose batched loop exceeds the byte limit); only picks a linear solver
+            without LAPACK calls (see ``_choose_linsolve``).
 
     Returns:
         ``(y1, dt_next, n_steps, ok)``: the state at ``t1`` (or the last state reached if not ok),
