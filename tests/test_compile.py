@@ -236,11 +236,16 @@ def test_mass_action_jacobian_assembled_from_index_arrays_equals_autodiff():
     k = [qsp.Parameter(f"k{i}", 0.3 + 0.1 * i) for i in range(6)]
     reactions = [qsp.mass_action(k[0], [A, B], [C]), qsp.mass_action(k[1], [C], [A]),
                  qsp.mass_action(k[2], [A, A], [B]), qsp.mass_action(k[3], [], [D]),
-                 qsp.mass_action(k[4], [D, C], [B]), qsp.mass_action(k[5], [B], [])]
+                 qsp.mass_action(k[4], [D, C], [B]), qsp.mass_action(k[5], [B], []),
+                 qsp.mass_action(k[0], [A, B, D], [])]
+    # a chain of further species takes the model past the straight-line size
+    chain = [qsp.Species(f"E{i}", c1, initial_amount=1.0) for i in range(6)]
+    reactions += [qsp.mass_action(k[i % 6], [chain[i]], [chain[i + 1], A]) for i in range(5)]
     cm = qsp.compile(qsp.Model("ma_jacobian", reactions=reactions))
-    assert cm.structure.general_reactions.size == 0  # the assembled path is the one under test
+    # the assembled path is the one under test
+    assert cm.structure.general_reactions.size == 0 and cm.structure.straight is None
     args = cm.prepare(cm.parameter_vector())
-    y = jnp.array([1.3, 0.7, 0.4, 2.1])
+    y = jnp.asarray(np.random.default_rng(2).uniform(0.3, 2.0, cm.n_states))
     assembled = np.asarray(cm.jacobian(0.0, y, args))
     autodiff = np.asarray(jax.jacfwd(cm.rhs, argnums=1)(0.0, y, args))
     np.testing.assert_allclose(assembled, autodiff, rtol=1e-12, atol=1e-12)
@@ -325,9 +330,72 @@ def test_mass_action_coefficients_are_gathered_as_monomials():
     assert cm.structure.ma_monomials is not None
     p = {"k": 0.3, "k2": 1.7, "V": 2.5}
     coefficients = np.asarray(cm.prepare(cm.parameter_vector(p)).coefficients)
-    np.testing.assert_allclose(coefficients, [0.3 * 2.5, 1.7 / 2.5, 2 * 0.3 * 2.5 ** 2], rtol=1e-15)
+    by_reaction = np.empty(3)
+    by_reaction[cm.structure.ma_reactions] = coefficients  # (stored sorted by reaction order)
+    np.testing.assert_allclose(by_reaction, [0.3 * 2.5, 1.7 / 2.5, 2 * 0.3 * 2.5 ** 2], rtol=1e-15)
     # a coefficient that is not a monomial (exp(k)) keeps the general program, same numbers
     other = qsp.compile(qsp.Model("not_monomial", reactions=[qsp.Reaction([a], [], rate=sp.exp(k) * a * c)]))
     assert other.structure.ma_monomials is None
     np.testing.assert_allclose(np.asarray(other.prepare(other.parameter_vector({"k": 0.3, "V": 2.5})).coefficients),
                                [np.exp(0.3) * 2.5], rtol=1e-15)
+
+
+def test_large_model_rhs_by_row_gathers_matches_a_hand_written_loop():
+    """Above ``DENSE_LIMIT`` entries, dy/dt = S·v is computed by gathers (``row_gather``), and
+    mass-action rates by order (zero, first, second, third) apart from general ones.
+    A 70-state chain alternating mass-action and Michaelis-Menten steps, with a hub species
+    that every tenth reaction also produces, against a plain Python loop over the reactions
+    (same sums in another order: 1e-12 relative); ``rates`` in reaction order."""
+    from qsp.compile.compiled import DENSE_LIMIT
+    n = 70
+    c = qsp.Compartment("c", volume=2.0)
+    xs = [qsp.Species(f"X{i}", c, initial_amount=1.0) for i in range(n)]
+    hub = qsp.Species("H", c, initial_amount=0.5)
+    ks = [qsp.Parameter(f"k{i}", 0.2 + 0.01 * i) for i in range(n - 1)]
+    km = qsp.Parameter("Km", 0.8)
+    reactions = []
+    for i in range(n - 1):
+        products = [xs[i + 1], hub] if i % 10 == 0 else [xs[i + 1]]
+        if i % 2:
+            reactions.append(qsp.Reaction([xs[i]], products, rate=ks[i] * xs[i] / (km + xs[i]) * c, name=f"mm{i}"))
+        else:
+            reactions.append(qsp.mass_action(ks[i], [xs[i]], products))
+    reactions.append(qsp.mass_action(ks[0], [hub, xs[5]], []))
+    reactions.append(qsp.mass_action(ks[1], [], [xs[3]]))  # zero order
+    reactions.append(qsp.mass_action(ks[2], [xs[7], xs[7], hub], []))  # third order
+    cm = qsp.compile(qsp.Model("gather_chain", reactions=reactions, species=[*xs, hub]))
+    s = cm.structure
+    assert s.dense_S is None and s.S_gather is not None and s.rate_order is not None
+    assert cm.n_states * s.n_reactions > DENSE_LIMIT
+    rng = np.random.default_rng(3)
+    amounts = rng.uniform(0.1, 3.0, n + 1)
+    order = np.argsort([cm.state_index(x.name) for x in [*xs, hub]])
+    y = jnp.asarray(amounts[order])  # y[state_index(name)] = amounts[position of name]
+    conc = {x.name: amounts[i] / 2.0 for i, x in enumerate([*xs, hub])}
+    want = {name: 0.0 for name in conc}
+    for i in range(n - 1):
+        k = 0.2 + 0.01 * i
+        x = conc[f"X{i}"]
+        rate = k * x / (0.8 + x) * 2.0 if i % 2 else k * x * 2.0
+        want[f"X{i}"] -= rate
+        want[f"X{i + 1}"] += rate
+        if i % 10 == 0:
+            want["H"] += rate
+    rate = 0.2 * conc["H"] * conc["X5"] * 2.0
+    want["H"] -= rate
+    want["X5"] -= rate
+    want["X3"] += 0.21 * 2.0
+    rate = 0.22 * conc["X7"] ** 2 * conc["H"] * 2.0
+    want["X7"] -= 2 * rate
+    want["H"] -= rate
+    args = cm.prepare(cm.parameter_vector())
+    got = np.asarray(jax.jit(lambda y, a: cm.rhs(0.0, y, a))(y, args))
+    expected = np.array([want[name] for name in cm.state_names])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+    # the rates come back in model.reactions order (what sol and the event code read)
+    rates = np.asarray(cm.rates(0.0, y, args))
+    x1 = conc["X1"]
+    np.testing.assert_allclose(rates[1], 0.21 * x1 / (0.8 + x1) * 2.0, rtol=1e-13)
+    np.testing.assert_allclose(rates[0], 0.2 * conc["X0"] * 2.0, rtol=1e-13)
+    np.testing.assert_allclose(rates[-1], 0.22 * conc["X7"] ** 2 * conc["H"] * 2.0, rtol=1e-13)
+    np.testing.assert_allclose(rates[-2], 0.21 * 2.0, rtol=1e-13)

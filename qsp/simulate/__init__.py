@@ -23,7 +23,7 @@ DEFAULT_ATOL = 1e-10
 DEFAULT_MAX_STEPS = 10_000
 
 #: qsp's own integrators (carry the step size across intervals) and the default among them.
-_NATIVE = ("auto", "rodas5p", "rodas5", "tsit5")
+_NATIVE = ("auto", "rodas5p", "rodas5", "tsit5", "rock4")
 DEFAULT_SOLVER = "auto"
 _ADJOINTS = ("reverse", "forward", "direct")
 
@@ -33,7 +33,7 @@ def solver_options(solver=None, rtol=None, atol=None, max_steps=None, adjoint=No
 
     ``solver`` may be a name — qsp's own ``"auto"`` (default: Rodas5P for models of up to 16
     states and for populations, Tsit5/Rodas5P switching by stiffness above), ``"rodas5p"``,
-    ``"rodas5"``, ``"tsit5"``, or
+    ``"rodas5"``, ``"tsit5"``, ``"rock4"`` (stabilized explicit, for large mildly stiff models), or
     diffrax's ``"kvaerno5"``, ``"diffrax-tsit5"``, ``"dopri5"``... — or a diffrax solver instance;
     ``adjoint`` ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),
     ``"direct"`` (both), or a diffrax adjoint instance.
@@ -194,7 +194,7 @@ def _raise_on_failure(compiled, ts, ys, failed, options, args=None) -> None:
         a, b = float(failed[0]), float(failed[1])
         detail = _non_finite_derivative(compiled, ts, ys, a, args)
         if isinstance(options.solver, NativeSolver):
-            stiff = options.solver.name != "tsit5"
+            stiff = options.solver.name not in ("tsit5", "rock4")
         else:
             import diffrax
             stiff = isinstance(options.solver, diffrax.Kvaerno5)

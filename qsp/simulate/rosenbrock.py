@@ -418,7 +418,9 @@ def _tsit5_stages_looped(f, t, y, h, args, f0):
 
     def stage(i, carry):
         ks, _, u = carry
-        u_next = y + h * (a[i] @ ks)
+        # a weighted sum, not the mat-vec a[i] @ ks: a loop holding a dot never compiles into
+        # one native function (qsp._small_loops); 7 x n multiply-adds cost less than the dot
+        u_next = y + h * jnp.sum(a[i][:, None] * ks, axis=0)
         return ks.at[i].set(f(t + c[i] * h, u_next, args)), u, u_next
 
     ks, u_6, y_new = lax.fori_loop(1, 7, stage, (ks, y, y))
@@ -575,8 +577,8 @@ def _locate_crossings(trigger, interpolate, dense, t, h, crossing):
 
 def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable, fsal,
            outputs=None, out=None, dense_output=True, events: StateEvents | None = None, aux_init=None,
-           refresh=None, stop=None, skip=None, return_aux=False):
-    """The adaptive loop shared by both methods.
+           refresh=None, stop=None, skip=None, return_aux=False, exponent=None, h_limit=None):
+    """The adaptive loop shared by all native methods.
 
     ``step(t, y, h, aux) -> (y_new, err_vec, aux_new, dense)``; ``aux`` is carried across
     accepted steps (the FSAL derivative for Tsit5; unused for Rodas5); ``interpolate(dense,
@@ -586,7 +588,9 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
     loop early after an accepted step (status 3: :func:`integrate_auto` changing method).
     ``return_aux`` returns ``(h, aux, t, j, status)`` in place of the step proposal ``h``:
     the final aux, time, next unfilled output and status (1 reached ``t1``); ``skip`` (a traced
-    bool) returns at once, as for ``t1 == t0``. With ``outputs = (ts, lo, hi)`` (``ts``
+    bool) returns at once, as for ``t1 == t0``. ``exponent`` is the controller's
+    ``1 / (q + 1)`` for an embedded estimate of order ``q`` (default 1/5, the 5(4) pairs);
+    ``h_limit(aux)`` (optional) caps every step (an explicit method's stability bound). With ``outputs = (ts, lo, hi)`` (``ts``
     sorted, strictly increasing on ``[lo, hi)``, padded to at least ``OUTPUT_WINDOW`` entries)
     the rows ``lo <= i < hi`` of ``out`` receive y(ts[i]) from the dense output of the steps
     that cover them; at most ``OUTPUT_WINDOW`` outputs fall in one step (longer steps are cut
@@ -647,9 +651,13 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
     def cond(carry):
         return carry[6] == 0
 
+    exponent = _EXPONENT if exponent is None else exponent
+
     def body(carry):
         t, y, h_prop, aux, n, n_rejected, _, j, out, active = carry
         remaining = t1 - t
+        if h_limit is not None:
+            h_prop = jnp.minimum(h_prop, _sg(h_limit(aux)))
         h_cap = h_prop
         if with_outputs and dense_output:
             # never more than OUTPUT_WINDOW outputs inside one step
@@ -673,7 +681,7 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
         finite = jnp.isfinite(err) & _sg(jnp.all(jnp.isfinite(y_new)))
         accept = finite & (err <= 1.0)
         err_safe = jnp.where(finite, err, 1.0)
-        fac_free = _SAFETY * err_safe ** (-_EXPONENT)  # inf when err == 0
+        fac_free = _SAFETY * err_safe ** (-exponent)  # inf when err == 0
         fac = jnp.where(finite, jnp.clip(fac_free, _FACMIN, _FACMAX), _FACMIN)
         fac = jnp.where(n_rejected > 0, jnp.minimum(fac, 1.0), fac)
         h_sg = _sg(h)
@@ -839,26 +847,30 @@ def integrate_explicit(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: 
 #: |h λ| where Tsit5's stability region meets the negative real axis (OrdinaryDiffEq's
 #: ``alg_stability_size(Tsit5())``): beyond it an explicit step is limited by stability, not accuracy.
 TSIT5_STABILITY = 3.5068
+#: |h rho| that ROCK4's longest member (152 stages) may take, rho its raw estimate: the step cap
+#: of :func:`qsp.simulate.rock4.stable_step` times the estimate's safety factor 1.2
+ROCK4_REACH = 0.8 * (0.353 * 152 ** 2 - 3.0) / 1.2
 _STIFF_AFTER = 10  # consecutive stability-limited explicit steps before the stiff method is tried
 _STIFF_TRIAL = 3  # stiff steps taken before deciding whether the stiff method pays
 
 
 def stiff_step_cost(n: int) -> float:
     """Cost of one Rodas5P step in Tsit5 steps for an ``n``-state model (Rodas5P: 8 stages, an
-    exact Jacobian and an LU factorisation of ``n x n``; Tsit5: 6 evaluations of f).
+    exact Jacobian and an LU factorisation of ``n x n``; Tsit5: 6 evaluations of f, plus the
+    stiffness probe's one in :func:`integrate_auto`).
 
-    Fitted to jitted runs of random mass-action networks on a 2-core CPU (µs per step, Rodas5P /
-    Tsit5): n = 10: 10 / 4.5; 20: 24 / 4.7; 50: 70 / 8.7; 100: 182 / 23; 200: 819 / 19;
-    500: 5400 / 48, i.e. ratios 2.2, 5.1, 8.0, 7.9, 43, 110; the model below gives 2.2, 4.6,
-    5.0, 12, 35, 155 (the LU's n^3 takes over above a hundred states):
+    Fitted to jitted runs of ``bench_spine``'s random mass-action networks on a 2-core CPU (µs
+    per attempted step, Rodas5P / Tsit5 with the probe): n = 20: 22 / 1.4; 50: 59 / 3.0;
+    100: 131 / 5.1; 200: 625 / 10.5; 500: 4060 / 28, i.e. ratios 16, 20, 26, 60, 145; the
+    model below gives 19, 21, 28, 50, 150 (the LU's n^3 takes over above a hundred states):
 
-    .. math:: \mathrm{cost}(n) = \frac{10 + 0.012\,n^2 + 4.3\times10^{-5}\,n^3}{4 + 0.1\,n}
+    .. math:: \mathrm{cost}(n) = \frac{15 + 0.6\,n + 0.008\,n^2 + 1.5\times10^{-5}\,n^3}{0.5 + 0.055\,n}
 
     Example:
         >>> round(stiff_step_cost(100), 1), round(stiff_step_cost(500))
-        (12.4, 155)
+        (28.3, 150)
     """
-    return (10.0 + 0.012 * n * n + 4.3e-5 * n ** 3) / (4.0 + 0.1 * n)
+    return (15.0 + 0.6 * n + 0.008 * n * n + 1.5e-5 * n ** 3) / (0.5 + 0.055 * n)
 
 
 class AutoState(NamedTuple):
@@ -872,6 +884,8 @@ class AutoState(NamedTuple):
             stiff step is worth is predicted from it and the current stiffness.
         probe: the power iteration's vector (unit RMS norm) for the spectral radius estimate of
             the explicit steps (:func:`_tsit5_step`).
+        rho: the last spectral radius estimate of the explicit steps (ROCK4 chooses its stage
+            count from it; 0 before any).
     """
 
     stiff: jax.Array
@@ -879,6 +893,7 @@ class AutoState(NamedTuple):
     since: jax.Array
     h_stiff: jax.Array
     probe: jax.Array
+    rho: jax.Array
 
     @staticmethod
     def initial(n: int, dtype) -> "AutoState":
@@ -887,53 +902,64 @@ class AutoState(NamedTuple):
         probe = 1.0 + 0.5 * jnp.sin(1.0 + 2.0 * jnp.arange(n, dtype=dtype))
         probe = probe * jnp.where(jnp.arange(n) % 3 == 1, -1.0, 1.0)
         return AutoState(jnp.zeros((), bool), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                         jnp.full((), jnp.inf, dtype), probe / _rms(probe))
+                         jnp.full((), jnp.inf, dtype), probe / _rms(probe), jnp.zeros((), dtype))
 
 
-def _switch_explicit(state: AutoState, h, rho, cost: float) -> AutoState:
+def _switch_explicit(state: AutoState, h, rho, cost: float, stability: float = TSIT5_STABILITY) -> AutoState:
     """The mode after an accepted explicit step of size ``h`` with spectral radius estimate
     ``rho`` (a decision only: no derivative flows through it).
 
-    ``r = h rho / TSIT5_STABILITY`` is how many explicit steps stability alone forces to cover
-    a step of size ``h``; the step was stability-limited if ``r > 0.9``. Those are tallied as in
+    ``r = h rho / stability`` is how many explicit steps stability alone forces to cover a step
+    of size ``h`` (``stability``: Tsit5's 3.5, or for ROCK4 the reach of its longest member,
+    with ``cost`` then counted in such steps); the step was stability-limited if ``r > 0.9``. Those are tallied as in
     Hairer's DOPRI5 (IASTI/NONSTI): each adds one, and the tally is cleared only after 6
     unlimited steps in a row (the estimate fluctuates under a controller working at the
     stability boundary: strictly consecutive counting missed Robertson's problem altogether).
     After ``_STIFF_AFTER`` the stiff method is tried if one step of the size it last reached is
-    predicted to be worth more explicit steps than it costs (``h_stiff rho / 3.5 > cost``; always
-    true before the first trial), or, as a periodic re-check, after ``12 cost`` explicit steps
+    predicted to be worth more explicit steps than it costs (``h_stiff rho / 3.5 > cost``; before
+    the first trial, once ``cost`` explicit steps have been taken), or, as a periodic re-check, after ``12 cost`` explicit steps
     since the last trial (so a trial that loses costs under about 25 %). ``count`` holds
     tally + 16 x (current run of unlimited steps)."""
     rho = _sg(rho)
-    limited = _sg(h) * rho > 0.9 * TSIT5_STABILITY
+    limited = _sg(h) * rho > 0.9 * stability
     tally, run = state.count % 16, state.count // 16
     run = jnp.where(limited, 0, run + 1)
     tally = jnp.where(limited, tally + 1, jnp.where(run >= 6, 0, tally))
-    predicted = state.h_stiff * rho / TSIT5_STABILITY
-    go = (tally >= _STIFF_AFTER) & ((predicted > cost) | (state.since >= int(min(12 * cost, 2 ** 30))))
+    predicted = state.h_stiff * rho / stability
+    # before the first trial nothing predicts a stiff step's size: wait until the explicit
+    # steps taken outnumber one stiff step's cost, so that a trial which loses (_STIFF_TRIAL
+    # stiff steps) costs at most a few times the work done so far
+    worth = jnp.where(jnp.isinf(state.h_stiff), state.since >= int(min(cost, 2 ** 30)), predicted > cost)
+    go = (tally >= _STIFF_AFTER) & (worth | (state.since >= int(min(12 * cost, 2 ** 30))))
     return state._replace(stiff=go, count=jnp.where(go, 0, tally + 16 * run).astype(jnp.int32),
                           since=jnp.where(go, 0, state.since + 1).astype(jnp.int32))
 
 
-def _switch_stiff(state: AutoState, h, rho, cost: float) -> AutoState:
+def _switch_stiff(state: AutoState, h, rho, cost: float, stability: float = TSIT5_STABILITY) -> AutoState:
     """The mode after an accepted stiff step of size ``h`` (``rho`` as in :func:`_switch_explicit`).
 
     Explicit mode resumes after ``_STIFF_TRIAL`` stiff steps once a stiff step is worth less than
     half its cost in explicit steps (``h rho / 3.5 < cost / 2``: the hysteresis keeps the mode
-    from flapping), or earlier if the controller's fastest growth (``_FACMAX`` per step) could
-    not bring it there within the trial."""
+    from flapping) and the step size has stopped doubling from step to step (or after twice
+    ``_STIFF_TRIAL`` steps). (A trial starts
+    from the explicit method's stability-limited step: judged after a fixed few steps, a stiff
+    step looked worth too little on a 40-state cascade with one rate of 5e4, and Tsit5 ran
+    500,000 steps where Rodas5P needs 150.)"""
     h = _sg(h)
-    r = h * _sg(rho) / TSIT5_STABILITY
+    r = h * _sg(rho) / stability
     count = state.count + 1
-    reachable = r * _FACMAX ** jnp.maximum(_STIFF_TRIAL - count, 0)
-    give_up = (r < 0.5 * cost) & ((count >= _STIFF_TRIAL) | (reachable < 0.5 * cost))
+    # a trial starts from the explicit method's stability-limited step; while the controller
+    # still doubles it from step to step, the trial goes on (it has not shown its worth yet)
+    # (up to twice the trial's length: a stiff step is dear exactly when cost is large)
+    growing = ((count == 1) | (h > 2.0 * state.h_stiff)) & (count < 2 * _STIFF_TRIAL)
+    give_up = (r < 0.5 * cost) & (count >= _STIFF_TRIAL) & ~growing
     return state._replace(stiff=~give_up, count=jnp.where(give_up, 0, count).astype(jnp.int32),
                           since=jnp.zeros((), jnp.int32), h_stiff=h.astype(state.h_stiff.dtype))
 
 
 def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoState | None = None, max_steps: int,
                    differentiable: str = "reverse", outputs=None, out=None, dense_output: bool = True,
-                   events: StateEvents | None = None, cost: float | None = None):
+                   events: StateEvents | None = None, cost: float | None = None, explicit: str = "tsit5"):
     """Same as :func:`integrate`, switching between Tsit5 (explicit) and Rodas5P (stiff) as the
     problem's stiffness and the cost of a stiff step dictate (the idea of LSODA and of
     OrdinaryDiffEq's ``AutoTsit5(Rodas5P())``).
@@ -982,16 +1008,47 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
     with_events = events is not None
     t1 = jnp.asarray(t1, dtype)
 
-    def explicit_step(t, y, h, aux):
-        f0, mode = aux
-        y_new, err, f_new, dense, (rho, probe) = _tsit5_step(f, t, y, h, args, f0, probe=mode.probe)
-        return y_new, err, (f_new, _switch_explicit(mode, h, rho, cost)._replace(probe=probe)), dense
+    if explicit == "tsit5":
+        stability, explicit_cost = TSIT5_STABILITY, cost
+        explicit_interpolate, explicit_options = _tsit5_interpolate, {}
+
+        def explicit_step(t, y, h, aux):
+            f0, mode = aux
+            y_new, err, f_new, dense, (rho, probe) = _tsit5_step(f, t, y, h, args, f0, probe=mode.probe)
+            return y_new, err, (f_new, _switch_explicit(mode, h, rho, cost)._replace(probe=probe)), dense
+
+        def explicit_start(t, y, f_start, mode):
+            return f_start, mode
+    elif explicit == "rock4":
+        from . import rock4
+        # one step of ROCK4's longest member reaches h rho = ROCK4_REACH and costs 157 evaluations
+        # of f, against Tsit5's 7 (with the probe): the switching rules count in those steps
+        stability, explicit_cost = ROCK4_REACH, cost * 7.0 / 157.0
+        explicit_interpolate = rock4.interpolate
+        loop_kind = "checkpointed" if differentiable == "reverse" else "lax"
+        explicit_options = dict(exponent=0.25,
+                                h_limit=lambda aux: rock4.stable_step(rock4.SAFETY_RHO * jnp.maximum(aux[1].rho, 1e-300)))
+
+        def explicit_step(t, y, h, aux):
+            f0, mode = aux
+            y_new, err, f_new, dense = rock4.step(f, t, y, h, args, f0, rock4.SAFETY_RHO * mode.rho, loop_kind)
+            rho, probe = rock4._power_iteration(f, t + h, y_new, f_new, args, mode.probe)
+            mode = _switch_explicit(mode, h, rho, explicit_cost, stability)._replace(probe=probe, rho=rho)
+            return y_new, err, (f_new, mode), dense
+
+        def explicit_start(t, y, f_start, mode):  # a spell starts with the power method warmed up
+            def warm(_, carry):
+                return rock4._power_iteration(f, t, y, f_start, args, carry[1])
+            rho, probe = lax.fori_loop(0, rock4.POWER_WARMUP, warm, (mode.rho, mode.probe))
+            return f_start, mode._replace(rho=rho, probe=probe)
+    else:
+        raise ValueError(f"explicit must be 'tsit5' or 'rock4', got {explicit!r}")
 
     def stiff_step(t, y, h, mode):
         y_new, err, dense, jmat = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve, with_jacobian=True)
         a = jnp.abs(_sg(jmat))
         rho = jnp.minimum(jnp.max(jnp.sum(a, axis=0)), jnp.max(jnp.sum(a, axis=1)))
-        return y_new, err, _switch_stiff(mode, h, rho, cost), dense
+        return y_new, err, _switch_stiff(mode, h, rho, explicit_cost, stability), dense
 
     def spell(carry):
         """One explicit spell, then one stiff spell; the one whose mode is not current returns at once."""
@@ -1009,10 +1066,10 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
                         out=out_c if with_outputs else None, dense_output=dense_output,
                         events=events._replace(active=active) if with_events else None, return_aux=True)
 
-        result = _drive(explicit_step, _tsit5_interpolate, f, t, t1, y, args, rtol, atol, h, max_steps,
-                        differentiable, fsal=True, aux_init=lambda f_start: (f_start, mode),
+        result = _drive(explicit_step, explicit_interpolate, f, t, t1, y, args, rtol, atol, h, max_steps,
+                        differentiable, fsal=True, aux_init=lambda f_start: explicit_start(t, y, f_start, mode),
                         refresh=lambda tt, yy, aux: (f(tt, yy, args), aux[1]), stop=lambda aux: aux[1].stiff,
-                        skip=mode.stiff, **kwargs(j, out_c, active))
+                        skip=mode.stiff, **kwargs(j, out_c, active), **explicit_options)
         t, y, h, mode, j, out_c, active, n_total, status = unpack(result, n_total, out_c, active)
         result = _drive(stiff_step, _rosenbrock_interpolate, f, t, t1, y, args, rtol, atol, h, max_steps,
                         differentiable, fsal=False, aux_init=lambda _: mode, stop=lambda aux: ~aux.stiff,

@@ -72,8 +72,8 @@ AUTO_STIFF_ONLY_MAX_STATES = 16
 @dataclass(frozen=True)
 class NativeSolver:
     """One of qsp's own integrators (:mod:`qsp.simulate.rosenbrock`): ``"auto"`` (default),
-    ``"rodas5p"`` (stiff, L-stable, exact Jacobian), ``"rodas5"``, or ``"tsit5"`` (explicit,
-    non-stiff). Their step size carries from one interval to the next, so short intervals
+    ``"rodas5p"`` (stiff, L-stable, exact Jacobian), ``"rodas5"``, ``"tsit5"`` (explicit,
+    non-stiff), or ``"rock4"`` (stabilized explicit: :mod:`qsp.simulate.rock4`). Their step size carries from one interval to the next, so short intervals
     between doses and outputs cost no restart.
 
     ``"auto"`` is Rodas5P for models of up to ``AUTO_STIFF_ONLY_MAX_STATES`` states and for
@@ -87,7 +87,7 @@ class NativeSolver:
     @property
     def label(self) -> str:
         """Display name, e.g. ``Rodas5P``."""
-        return {"rodas5p": "Rodas5P", "rodas5": "Rodas5", "tsit5": "Tsit5",
+        return {"rodas5p": "Rodas5P", "rodas5": "Rodas5", "tsit5": "Tsit5", "rock4": "ROCK4",
                 "auto": "Auto(Tsit5/Rodas5P)"}.get(self.name, self.name)
 
 
@@ -201,6 +201,9 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
                       dense_output=dense_output, events=events)
         if method == "tsit5":
             result = rosenbrock.integrate_explicit(f, jac, t0, t1, y0, args, **kwargs)
+        elif method == "rock4":
+            from . import rock4
+            result = rock4.integrate(f, jac, t0, t1, y0, args, **kwargs)
         elif method == "auto":
             result = rosenbrock.integrate_auto(f, jac, t0, t1, y0, args, state=state, **kwargs)
         else:
