@@ -83,6 +83,37 @@ def test_cost_decides_on_a_mildly_stiff_problem(cost, stiff_at_end, tried):
         assert int(n) > 200  # explicit, stability-bound: 20 / (3.5 / 60) ~ 340 steps
 
 
+# --------------------------------------------------------------------------- with ROCK4 between them
+MILD_K = np.geomspace(0.2, 400.0, 24)  # fastest 400/time over 20: Tsit5 ~2,300 limited steps
+
+
+def test_mildly_stiff_problem_moves_to_rock4_and_stays():
+    # Tsit5's steps are stability-limited (h rho = 3.5) long before ROCK4's (h rho ~ 5,400), so
+    # the integration ends in ROCK4 without ever trying Rodas5P, in far fewer steps than Tsit5
+    # alone; oracle: expm (tolerance as the fixed methods' expm tests)
+    a = np.diag(-MILD_K) + np.diag(MILD_K[:-1], -1)
+    y0 = np.ones(24)
+    y1, (_, state), n, ok = _auto(_chain, jnp.asarray(y0), 20.0, jnp.asarray(MILD_K), cost=50.0, rock4=True)
+    assert bool(ok)
+    ref = scipy.linalg.expm(20.0 * a) @ y0
+    np.testing.assert_allclose(np.asarray(y1), ref, rtol=1e-6, atol=1e-10)
+    assert bool(state.rock) and not bool(state.stiff) and np.isinf(float(state.h_stiff))
+    _, _, n_tsit5, _ = rb.integrate_explicit(_chain, None, 0.0, 20.0, jnp.asarray(y0), jnp.asarray(MILD_K),
+                                             rtol=1e-8, atol=1e-10, dt0=jnp.array(-1.0), max_steps=100_000,
+                                             differentiable="none")
+    assert int(n) < int(n_tsit5) / 3
+
+
+def test_strongly_stiff_problem_goes_through_rock4_to_rodas5p():
+    # Robertson: ROCK4's longest member is limited at once, so Rodas5P takes over and stays
+    y1, (_, state), n, ok = jax.jit(lambda: _auto(robertson, jnp.array([1.0, 0.0, 0.0]), ROBERTSON_T1, None,
+                                                  cost=3.0, atol=1e-20, rock4=True))()
+    assert bool(ok)
+    assert bool(state.stiff)
+    assert int(n) < 3_000  # Rodas5P alone: ~600
+    np.testing.assert_allclose(np.asarray(y1), ROBERTSON_REF, rtol=1e-6, atol=0)
+
+
 def _pulse(t, y, a):
     """y' = -k(t) (y - c cos t) with k(t) = 1 + K exp(-(t - 5)^2 / 0.5), ``a = (K, c)``: stiff only
     around t = 5."""
@@ -102,27 +133,32 @@ def pulse_reference():
 
 
 @functools.lru_cache(maxsize=None)
-def _pulse_runner(dense, n_out, differentiable="none"):
+def _pulse_runner(dense, n_out, differentiable="none", rock4=False):
     def run(big, ts, c=1.0):
         return _auto(_pulse, jnp.array([2.0]), 10.0, jnp.stack([big, jnp.asarray(c)]), cost=2.0,
-                     differentiable=differentiable,
+                     differentiable=differentiable, rock4=rock4,
                      outputs=(ts, 0, n_out), out=jnp.zeros((ts.shape[0], 1)), dense_output=dense)
     return jax.jit(run)
 
 
-@pytest.mark.parametrize("dense,n_out", [(True, 301), (False, 31)])
-def test_switches_both_ways_and_outputs_survive_the_hand_over(dense, n_out, pulse_reference):
+@pytest.mark.parametrize("dense,n_out,rock4", [(True, 301, False), (False, 31, False), (True, 301, True),
+                                             (False, 31, True)])
+def test_switches_both_ways_and_outputs_survive_the_hand_over(dense, n_out, rock4, pulse_reference):
     # Explicit at first, stiff around t = 5 (k up to 1e4), explicit again once k has decayed:
     # the outputs of each spell must be kept by the next (dense output and exact mode).
     ts_all, ref_all = pulse_reference
     index = np.linspace(0, 300, n_out).astype(int)
     ts, ref = ts_all[index], ref_all[index]
-    y1, (_, state), n, ok, out = _pulse_runner(dense, n_out)(jnp.asarray(1e4), _padded(ts))
+    y1, (_, state), n, ok, out = _pulse_runner(dense, n_out, rock4=rock4)(jnp.asarray(1e4), _padded(ts))
     assert bool(ok)
-    # 1e-6 with rtol 1e-8: the same margin as the fixed methods' output tests
-    np.testing.assert_allclose(np.asarray(out)[:n_out, 0], ref, rtol=1e-6, atol=1e-7)
+    # 1e-6 with rtol 1e-8: the same margin as the fixed methods' output tests (ROCK4's dense
+    # output is a cubic Hermite interpolant: 1e-5)
+    np.testing.assert_allclose(np.asarray(out)[:n_out, 0], ref, rtol=1e-5 if rock4 and dense else 1e-6, atol=1e-7)
     assert not bool(state.stiff)  # back to explicit at the end
-    assert np.isfinite(float(state.h_stiff))  # and stiff on the way
+    assert not bool(state.rock)  # (with ROCK4: back to Tsit5 too)
+    # and stiff on the way (with ROCK4 none is needed: 152 stages reach h rho ~ 5,400, steps of
+    # 0.5 at k = 1e4, and Rodas5P is never tried)
+    assert np.isfinite(float(state.h_stiff)) != rock4
     # more than Rodas5P's handful of steps on the smooth parts, far fewer than Tsit5 at k = 1e4
     assert int(n) < 3_000
 

@@ -32,7 +32,7 @@ def solver_options(solver=None, rtol=None, atol=None, max_steps=None, adjoint=No
     """Resolve user options into a :class:`SolverOptions` (defaults: ``"auto"``, rtol 1e-8).
 
     ``solver`` may be a name — qsp's own ``"auto"`` (default: Rodas5P for models of up to 16
-    states and for populations, Tsit5/Rodas5P switching by stiffness above), ``"rodas5p"``,
+    states and for populations, Tsit5/ROCK4/Rodas5P switching by stiffness above), ``"rodas5p"``,
     ``"rodas5"``, ``"tsit5"``, ``"rock4"`` (stabilized explicit, for large mildly stiff models), or
     diffrax's ``"kvaerno5"``, ``"diffrax-tsit5"``, ``"dopri5"``... — or a diffrax solver instance;
     ``adjoint`` ``"reverse"`` (default, for ``jax.grad``), ``"forward"`` (for ``jax.jacfwd``),

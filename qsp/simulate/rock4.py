@@ -36,7 +36,6 @@ error ``O(h^4)``, used only for dense outputs and event location).
 from __future__ import annotations
 
 import equinox.internal as eqxi
-import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -66,6 +65,11 @@ def degree_index(h, rho):
     ms = jnp.asarray(tables.MS, jnp.int32)  # (numpy at module level: importing starts no JAX backend)
     k = jnp.searchsorted(ms, jnp.minimum(m, float(tables.MS[-1])).astype(jnp.int32), side="left")
     return jnp.minimum(k, len(tables.MS) - 1)
+
+
+def stages(h, rho):
+    """The number of stages ``s = MS[k] + 4`` of the step :func:`step` takes for ``h`` and ``rho``."""
+    return jnp.asarray(tables.MS, jnp.int32)[degree_index(h, rho)] + 4
 
 
 def stable_step(rho):

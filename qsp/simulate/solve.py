@@ -3,7 +3,7 @@
 Events (bolus jumps, infusion edges, resets, steady-state records) happen at known times and
 are sorted into one table; a ``lax.scan`` walks it, integrating each segment between two
 consecutive events (qsp's own solvers by default — ``"auto"``: Rodas5P for small models,
-Tsit5/Rodas5P switching for large ones — carrying their step size across segments, or a
+Tsit5/ROCK4/Rodas5P switching for large ones — carrying their step size across segments, or a
 diffrax solver) and then changing the state exactly at the event. Output times inside a
 segment end a step each, or, when there are many of them, are filled from the integrator's
 continuous extension so that outputs cost no extra steps; compile time grows with neither
@@ -67,6 +67,11 @@ def _term(compiled: CompiledModel):
 #: there (unrolled or small LAPACK LU, see ``rosenbrock.stiff_step_cost``), so switching could
 #: gain little and costs its decisions; above it the dense LU grows as n^3.
 AUTO_STIFF_ONLY_MAX_STATES = 16
+#: From this many states ``"auto"`` has ROCK4 between Tsit5 and Rodas5P: a problem that limits
+#: Tsit5's steps by stability moves to ROCK4 (:mod:`qsp.simulate.rock4`), which lengthens its
+#: stability interval with more stages instead of an LU of n x n, and on to Rodas5P only when
+#: even ROCK4's longest member is limited and a stiff step is predicted cheaper.
+AUTO_ROCK4_MIN_STATES = 17
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,8 @@ class NativeSolver:
     between doses and outputs cost no restart.
 
     ``"auto"`` is Rodas5P for models of up to ``AUTO_STIFF_ONLY_MAX_STATES`` states and for
-    batched (population) runs; for larger models it starts with Tsit5 and switches to Rodas5P
-    and back as stiffness and the cost of a stiff step's LU dictate
+    batched (population) runs; for larger models it starts with Tsit5 and moves to ROCK4 and
+    Rodas5P and back as stiffness and the cost of a stiff step's LU dictate
     (:func:`qsp.simulate.rosenbrock.integrate_auto`), and its mode carries across intervals too.
     """
 
@@ -88,7 +93,7 @@ class NativeSolver:
     def label(self) -> str:
         """Display name, e.g. ``Rodas5P``."""
         return {"rodas5p": "Rodas5P", "rodas5": "Rodas5", "tsit5": "Tsit5", "rock4": "ROCK4",
-                "auto": "Auto(Tsit5/Rodas5P)"}.get(self.name, self.name)
+                "auto": "Auto(Tsit5/ROCK4/Rodas5P)"}.get(self.name, self.name)
 
 
 def native_method(compiled: CompiledModel, options: SolverOptions) -> str | None:
@@ -205,7 +210,8 @@ def integrate_segment(compiled: CompiledModel, t0, t1, y0, args: Args, u, option
             from . import rock4
             result = rock4.integrate(f, jac, t0, t1, y0, args, **kwargs)
         elif method == "auto":
-            result = rosenbrock.integrate_auto(f, jac, t0, t1, y0, args, state=state, **kwargs)
+            result = rosenbrock.integrate_auto(f, jac, t0, t1, y0, args, state=state,
+                                               rock4=compiled.n_states >= AUTO_ROCK4_MIN_STATES, **kwargs)
         else:
             # a straight-line right-hand side and Jacobian hold no gather, scatter or dot, so the
             # step loop of an unbatched run can compile into one native function (qsp._small_loops)
