@@ -156,9 +156,7 @@ def test_switches_both_ways_and_outputs_survive_the_hand_over(dense, n_out, rock
     np.testing.assert_allclose(np.asarray(out)[:n_out, 0], ref, rtol=1e-5 if rock4 and dense else 1e-6, atol=1e-7)
     assert not bool(state.stiff)  # back to explicit at the end
     assert not bool(state.rock)  # (with ROCK4: back to Tsit5 too)
-    # and stiff on the way (with ROCK4 none is needed: 152 stages reach h rho ~ 5,400, steps of
-    # 0.5 at k = 1e4, and Rodas5P is never tried)
-    assert np.isfinite(float(state.h_stiff)) != rock4
+    assert np.isfinite(float(state.h_stiff))  # and stiff on the way (at cost 2 a stiff step is cheap)
     # more than Rodas5P's handful of steps on the smooth parts, far fewer than Tsit5 at k = 1e4
     assert int(n) < 3_000
 

@@ -28,7 +28,8 @@ stability polynomial is ``R(z) = P_m(z) w(z)`` with ``w`` the finishing procedur
 
 The spectral radius is estimated as in Abdulle's code by a nonlinear power method: ``J v`` by
 a forward difference of ``f`` (one evaluation per accepted step, warm-started from the last
-vector; ``POWER_WARMUP`` iterations at the start of each call), times a safety factor 1.2.
+vector; ``POWER_WARMUP`` iterations at the start of each call; a rejected step's estimate is
+kept if larger), times a safety factor 1.2.
 Dense output is the cubic Hermite interpolant of ``y`` and ``f`` at the step's ends (local
 error ``O(h^4)``, used only for dense outputs and event location).
 """
@@ -186,4 +187,6 @@ def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, diff
     return rosenbrock._drive(rock_step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps,
                              differentiable, fsal=True, outputs=outputs, out=out, dense_output=dense_output,
                              events=events, aux_init=aux_init, refresh=refresh, exponent=0.25,
+                             # a rejected step may have met a mode the estimate had missed: keep it
+                             on_reject=lambda new, old: (old[0], new[1], jnp.maximum(old[2], new[2])),
                              h_limit=lambda aux: stable_step(SAFETY_RHO * jnp.maximum(aux[2], 1e-300)))

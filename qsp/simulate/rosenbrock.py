@@ -577,7 +577,7 @@ def _locate_crossings(trigger, interpolate, dense, t, h, crossing):
 
 def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable, fsal,
            outputs=None, out=None, dense_output=True, events: StateEvents | None = None, aux_init=None,
-           refresh=None, stop=None, skip=None, return_aux=False, exponent=None, h_limit=None):
+           refresh=None, stop=None, skip=None, return_aux=False, exponent=None, h_limit=None, on_reject=None):
     """The adaptive loop shared by all native methods.
 
     ``step(t, y, h, aux) -> (y_new, err_vec, aux_new, dense)``; ``aux`` is carried across
@@ -590,7 +590,9 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
     the final aux, time, next unfilled output and status (1 reached ``t1``); ``skip`` (a traced
     bool) returns at once, as for ``t1 == t0``. ``exponent`` is the controller's
     ``1 / (q + 1)`` for an embedded estimate of order ``q`` (default 1/5, the 5(4) pairs);
-    ``h_limit(aux)`` (optional) caps every step (an explicit method's stability bound). With ``outputs = (ts, lo, hi)`` (``ts``
+    ``h_limit(aux)`` (optional) caps every step (an explicit method's stability bound);
+    ``on_reject(aux_new, aux)`` (optional) is the aux kept after a rejected step (default
+    ``aux``: what the rejected step learnt is dropped). With ``outputs = (ts, lo, hi)`` (``ts``
     sorted, strictly increasing on ``[lo, hi)``, padded to at least ``OUTPUT_WINDOW`` entries)
     the rows ``lo <= i < hi`` of ``out`` receive y(ts[i]) from the dense output of the steps
     that cover them; at most ``OUTPUT_WINDOW`` outputs fall in one step (longer steps are cut
@@ -725,7 +727,8 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
         status = jnp.where(done, 1, jnp.where(underflow, 2, 0)).astype(jnp.int32)
         t_out = jnp.where(accept, t_new, t)
         y_out = jnp.where(accept, y_new, y)
-        aux_out = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), aux_new, aux)
+        aux_kept = aux if on_reject is None else on_reject(aux_new, aux)
+        aux_out = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), aux_new, aux_kept)
         if stop is not None:
             status = jnp.where(accept & ~done & stop(aux_out), 3, status).astype(jnp.int32)
         if with_outputs and dense_output:
@@ -1141,7 +1144,8 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
                             refresh=lambda tt, yy, aux: (f(tt, yy, args), aux[1]),
                             stop=lambda aux: aux[1].stiff | ~aux[1].rock, skip=skip, exponent=0.25,
                             h_limit=lambda aux: rock.stable_step(rock.SAFETY_RHO * jnp.maximum(aux[1].rho, 1e-300)),
-                            **options)
+                            on_reject=lambda new, old: (old[0], old[1]._replace(
+                                rho=jnp.maximum(old[1].rho, new[1].rho), probe=new[1].probe)), **options)
         else:
             result = _drive(stiff_step, _rosenbrock_interpolate, f, t, t1, y, args, rtol, atol, h, max_steps,
                             differentiable, fsal=False, aux_init=lambda _: mode, stop=lambda aux: ~aux.stiff,
