@@ -87,13 +87,14 @@ def test_cost_decides_on_a_mildly_stiff_problem(cost, stiff_at_end, tried):
 MILD_K = np.geomspace(0.2, 400.0, 24)  # fastest 400/time over 20: Tsit5 ~2,300 limited steps
 
 
-def test_mildly_stiff_problem_moves_to_rock4_and_stays():
+@pytest.mark.parametrize("rock4", [True, "only"])  # after Tsit5, or from the start
+def test_mildly_stiff_problem_moves_to_rock4_and_stays(rock4):
     # Tsit5's steps are stability-limited (h rho = 3.5) long before ROCK4's (h rho ~ 5,400), so
     # the integration ends in ROCK4 without ever trying Rodas5P, in far fewer steps than Tsit5
     # alone; oracle: expm (tolerance as the fixed methods' expm tests)
     a = np.diag(-MILD_K) + np.diag(MILD_K[:-1], -1)
     y0 = np.ones(24)
-    y1, (_, state), n, ok = _auto(_chain, jnp.asarray(y0), 20.0, jnp.asarray(MILD_K), cost=50.0, rock4=True)
+    y1, (_, state), n, ok = _auto(_chain, jnp.asarray(y0), 20.0, jnp.asarray(MILD_K), cost=50.0, rock4=rock4)
     assert bool(ok)
     ref = scipy.linalg.expm(20.0 * a) @ y0
     np.testing.assert_allclose(np.asarray(y1), ref, rtol=1e-6, atol=1e-10)
@@ -104,10 +105,11 @@ def test_mildly_stiff_problem_moves_to_rock4_and_stays():
     assert int(n) < int(n_tsit5) / 3
 
 
-def test_strongly_stiff_problem_goes_through_rock4_to_rodas5p():
-    # Robertson: ROCK4's longest member is limited at once, so Rodas5P takes over and stays
+@pytest.mark.parametrize("rock4", [True, "only"])
+def test_strongly_stiff_problem_goes_through_rock4_to_rodas5p(rock4):
+    # Robertson: ROCK4's steps grow dear at once, so Rodas5P takes over and stays
     y1, (_, state), n, ok = jax.jit(lambda: _auto(robertson, jnp.array([1.0, 0.0, 0.0]), ROBERTSON_T1, None,
-                                                  cost=3.0, atol=1e-20, rock4=True))()
+                                                  cost=3.0, atol=1e-20, rock4=rock4))()
     assert bool(ok)
     assert bool(state.stiff)
     assert int(n) < 3_000  # Rodas5P alone: ~600

@@ -211,3 +211,17 @@ def test_gradients_match_finite_differences(chain):
         fd.append((float(loss(*up, "reverse")) - float(loss(*down, "reverse"))) / (2 * e))
     np.testing.assert_allclose(reverse, fd, rtol=1e-6)
     np.testing.assert_allclose(forward, fd, rtol=1e-6)
+
+
+def test_default_solver_starts_in_rock4_for_a_large_model():
+    # from AUTO_ROCK4_ONLY_MIN_STATES states "auto" has no Tsit5 spell: a 200-state chain (rates
+    # 0.3 .. 300, mildly stiff) with two doses through the front door, against expm; 1e-6 at
+    # the default rtol 1e-8 (global error of local control, as the tests above)
+    from qsp.simulate.solve import AUTO_ROCK4_ONLY_MIN_STATES
+    model, rates = _chain_model(AUTO_ROCK4_ONLY_MIN_STATES, 300.0)
+    compiled = qsp.compile(model)
+    times = np.linspace(0.0, 10.0, 21)
+    regimen = qsp.Regimen([qsp.Bolus("x0", 100.0, time=t) for t in (0.0, 4.0)])
+    sol = qsp.simulate(compiled, times, regimen=regimen)
+    ref = _chain_reference(rates, list(times), [0.0, 4.0], 100.0)
+    np.testing.assert_allclose(np.asarray(sol.ys), ref, rtol=1e-6, atol=1e-7)

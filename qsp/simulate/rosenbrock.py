@@ -577,7 +577,8 @@ def _locate_crossings(trigger, interpolate, dense, t, h, crossing):
 
 def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, differentiable, fsal,
            outputs=None, out=None, dense_output=True, events: StateEvents | None = None, aux_init=None,
-           refresh=None, stop=None, skip=None, return_aux=False, exponent=None, h_limit=None, on_reject=None):
+           refresh=None, stop=None, skip=None, return_aux=False, exponent=None, h_limit=None, on_reject=None,
+           initial_step=True):
     """The adaptive loop shared by all native methods.
 
     ``step(t, y, h, aux) -> (y_new, err_vec, aux_new, dense)``; ``aux`` is carried across
@@ -592,7 +593,9 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
     ``1 / (q + 1)`` for an embedded estimate of order ``q`` (default 1/5, the 5(4) pairs);
     ``h_limit(aux)`` (optional) caps every step (an explicit method's stability bound);
     ``on_reject(aux_new, aux)`` (optional) is the aux kept after a rejected step (default
-    ``aux``: what the rejected step learnt is dropped). With ``outputs = (ts, lo, hi)`` (``ts``
+    ``aux``: what the rejected step learnt is dropped). ``initial_step=False`` leaves out the
+    initial-step heuristic (two more traced evaluations of ``f``) for a caller that always
+    hands over ``dt0 > 0``. With ``outputs = (ts, lo, hi)`` (``ts``
     sorted, strictly increasing on ``[lo, hi)``, padded to at least ``OUTPUT_WINDOW`` entries)
     the rows ``lo <= i < hi`` of ``out`` receive y(ts[i]) from the dense output of the steps
     that cover them; at most ``OUTPUT_WINDOW`` outputs fall in one step (longer steps are cut
@@ -636,8 +639,11 @@ def _drive(step, interpolate, f, t0, t1, y0, args, rtol, atol, dt0, max_steps, d
 
     f_start = f(t0, y0, args) if fsal else None
     dt_given = jnp.isfinite(dt0) & (dt0 > 0)
-    h_init = _sg(lax.cond(dt_given, lambda: dt0,
-                          lambda: _initial_step(f, t0, y0, args, rtol, atol, f_start)))
+    if initial_step:
+        h_init = _sg(lax.cond(dt_given, lambda: dt0,
+                              lambda: _initial_step(f, t0, y0, args, rtol, atol, f_start)))
+    else:  # the caller hands over a step size (a fallback, not a heuristic, if it did not)
+        h_init = _sg(jnp.where(dt_given, dt0, 1e-6 * jnp.maximum(jnp.abs(t1 - t0), 1.0)))
     aux0 = aux_init(f_start) if aux_init is not None else (f_start if fsal else jnp.zeros((), dtype))
     if refresh is None:
         refresh = lambda t, y, aux: f(t, y, args)  # noqa: E731 - the FSAL derivative
@@ -1015,7 +1021,7 @@ def _switch_stiff(state: AutoState, h, rho, cost: float, stability: float | None
 
 def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoState | None = None, max_steps: int,
                    differentiable: str = "reverse", outputs=None, out=None, dense_output: bool = True,
-                   events: StateEvents | None = None, cost: float | None = None, rock4: bool = False):
+                   events: StateEvents | None = None, cost: float | None = None, rock4: bool | str = False):
     """Same as :func:`integrate`, switching between Tsit5 (explicit) and Rodas5P (stiff) as the
     problem's stiffness and the cost of a stiff step dictate (the idea of LSODA and of
     OrdinaryDiffEq's ``AutoTsit5(Rodas5P())``), with ``rock4`` ROCK4 between them.
@@ -1037,7 +1043,8 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
     steps grow dear against a stiff one (:func:`_switch_rock4`, in evaluations of ``f``: a
     stiff step costs ``7 cost``); Rodas5P gives up to ROCK4 when ROCK4 could cover its step
     for less than half that (:func:`_rock4_evaluations`), and ROCK4 returns to Tsit5 after
-    ``_CALM_STEPS`` steps within half of Tsit5's stability bound. Measured on a random 500-state mass-action
+    ``_CALM_STEPS`` steps within half of Tsit5's stability bound. ``rock4="only"`` leaves Tsit5
+    out (ROCK4 from the start; less to compile for a large model). Measured on a random 500-state mass-action
     network (rtol 1e-6, 2-core CPU): 14 ms, against 52 ms with Tsit5/Rodas5P switching.
 
     The integration runs in spells: each is the plain adaptive loop of one method
@@ -1095,7 +1102,8 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
             mode = mode._replace(rock=jnp.asarray(True))
         return y_new, err, mode, dense
 
-    spells = [("tsit5", lambda mode: ~mode.stiff & ~mode.rock)]
+    only = rock4 == "only"
+    spells = [] if only else [("tsit5", lambda mode: ~mode.stiff & ~mode.rock)]
     if rock4:
         from . import rock4 as rock
         loop_kind = "checkpointed" if differentiable == "reverse" else "lax"
@@ -1111,7 +1119,7 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
             # back to Tsit5 after _CALM_STEPS steps that Tsit5 could have taken with half its
             # stability to spare (ROCK4, of order 4, then only costs more)
             calm = jnp.where(_sg(h) * rho < 0.5 * TSIT5_STABILITY, mode.calm + 1, 0).astype(jnp.int32)
-            back = (calm >= _CALM_STEPS) & ~switched.stiff
+            back = (calm >= _CALM_STEPS) & ~switched.stiff & (not only)
             mode = switched._replace(probe=probe, rho=rho, calm=jnp.where(back, 0, calm).astype(jnp.int32),
                                      rock=~back, count=jnp.where(back, 0, switched.count).astype(jnp.int32))
             return y_new, err, (f_new, mode), dense
@@ -1121,7 +1129,7 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
                 return rock._power_iteration(f, t, y, f_start, args, carry[1])
             rho, probe = lax.fori_loop(0, rock.POWER_WARMUP, warm, (mode.rho, mode.probe))
             return f_start, mode._replace(rho=rho, probe=probe, calm=jnp.zeros((), jnp.int32))
-        spells.append(("rock4", lambda mode: ~mode.stiff & mode.rock))
+        spells.append(("rock4", lambda mode: ~mode.stiff & (mode.rock | only)))
     spells.append(("rodas5p", lambda mode: mode.stiff))
 
     def kwargs(j, out_c, active):
@@ -1130,7 +1138,9 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
                     events=events._replace(active=active) if with_events else None, return_aux=True)
 
     def run_spell(method, carry, skip):
-        """One spell of ``method`` from ``carry``, until it reaches t1, fails or switches."""
+        """One spell of ``method`` from ``carry``, until it reaches t1, fails or switches. Only
+        Tsit5's spell (ROCK4's with ``rock4="only"``) can start a call (``AutoState.initial``),
+        so only it may need the initial-step heuristic; the others always receive a step size."""
         t, y, h, mode, j, out_c, active, n_total, _ = carry
         options = kwargs(j, out_c, active)
         if method == "tsit5":
@@ -1143,13 +1153,14 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
                             differentiable, fsal=True, aux_init=lambda f_start: rock4_start(t, y, f_start, mode),
                             refresh=lambda tt, yy, aux: (f(tt, yy, args), aux[1]),
                             stop=lambda aux: aux[1].stiff | ~aux[1].rock, skip=skip, exponent=0.25,
+                            initial_step=only,
                             h_limit=lambda aux: rock.stable_step(rock.SAFETY_RHO * jnp.maximum(aux[1].rho, 1e-300)),
                             on_reject=lambda new, old: (old[0], old[1]._replace(
                                 rho=jnp.maximum(old[1].rho, new[1].rho), probe=new[1].probe)), **options)
         else:
             result = _drive(stiff_step, _rosenbrock_interpolate, f, t, t1, y, args, rtol, atol, h, max_steps,
                             differentiable, fsal=False, aux_init=lambda _: mode, stop=lambda aux: ~aux.stiff,
-                            skip=skip, **options)
+                            skip=skip, initial_step=False, **options)
         y_f, (h_f, aux_f, t_f, j_f, status_f), n_f = result[:3]
         mode_f = aux_f if isinstance(aux_f, AutoState) else aux_f[1]
         out_f = result[4] if with_outputs else out_c
