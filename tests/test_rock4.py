@@ -21,6 +21,8 @@ import qsp
 from qsp.simulate import _rock4_tables as tables
 from qsp.simulate import rock4
 
+from test_auto_switch import _cascade_reference  # matrix exponentials between doses
+
 
 def _stability_polynomials(k: int, x):
     """R(x) and the embedded R̂(x) of degree index ``k``: one step of size 1 applied to y' = x y,
@@ -147,6 +149,7 @@ def test_nonlinear_diffusion_matches_radau():
 
 # --------------------------------------------------------------------------- through qsp.simulate
 def _chain_model(n: int, fastest: float):
+    """A linear chain of ``n`` compartments whose rates fall from ``fastest`` to 0.3."""
     cmt = qsp.Compartment("central", volume=1.0)
     xs = [qsp.Species(f"x{i}", cmt, initial_amount=0.0) for i in range(n)]
     rates = np.geomspace(0.3, fastest, n)[::-1].copy()
@@ -154,19 +157,6 @@ def _chain_model(n: int, fastest: float):
     reactions = [qsp.mass_action(ks[i], [xs[i]], [xs[i + 1]]) for i in range(n - 1)]
     reactions.append(qsp.mass_action(ks[-1], [xs[-1]], []))
     return qsp.Model("chain", reactions=reactions), rates
-
-
-def _chain_reference(rates, times, dose_times, amount):
-    a = np.diag(-rates) + np.diag(rates[:-1], -1)
-    out, y, t = [], np.zeros(len(rates)), 0.0
-    events = sorted(dose_times)
-    for target in times:
-        while events and events[0] <= target:
-            y = scipy.linalg.expm((events[0] - t) * a) @ y
-            y[0] += amount
-            t = events.pop(0)
-        out.append(scipy.linalg.expm((target - t) * a) @ y)
-    return np.array(out)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +171,7 @@ def test_simulate_with_doses_matches_matrix_exponentials(chain, n_outputs):
     times = np.linspace(0.0, 30.0, n_outputs)
     regimen = qsp.Regimen([qsp.Bolus("x0", 100.0, time=t) for t in (0.0, 8.0, 16.0)])
     sol = qsp.simulate(compiled, times, regimen=regimen, solver="rock4")
-    ref = _chain_reference(rates, list(times), [0.0, 8.0, 16.0], 100.0)
+    ref = _cascade_reference(rates, list(times), [0.0, 8.0, 16.0], 100.0)
     # the Hermite dense output is third order: 1e-5 against the 1e-6 of step ends
     np.testing.assert_allclose(np.asarray(sol.ys), ref, rtol=1e-6 if n_outputs < 200 else 1e-5, atol=1e-7)
 
@@ -223,5 +213,5 @@ def test_default_solver_starts_in_rock4_for_a_large_model():
     times = np.linspace(0.0, 10.0, 21)
     regimen = qsp.Regimen([qsp.Bolus("x0", 100.0, time=t) for t in (0.0, 4.0)])
     sol = qsp.simulate(compiled, times, regimen=regimen)
-    ref = _chain_reference(rates, list(times), [0.0, 4.0], 100.0)
+    ref = _cascade_reference(rates, list(times), [0.0, 4.0], 100.0)
     np.testing.assert_allclose(np.asarray(sol.ys), ref, rtol=1e-6, atol=1e-7)

@@ -5,9 +5,11 @@
                        default) or Rodas5 (Di Marzo 1993; Hairer & Wanner's RODAS5(4)).
 ``integrate_explicit`` Tsitouras 5(4) ("Tsit5") explicit Runge-Kutta pair, for non-stiff models.
 ``integrate_auto``     Tsit5 and Rodas5P with automatic switching by stiffness and cost (large
-                       models, where a stiff step's LU is expensive).
+                       models, where a stiff step's LU is expensive), optionally with ROCK4
+                       (:mod:`qsp.simulate.rock4`, which runs on this module's ``_drive``)
+                       between them.
 
-Both share the signature ``(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps,
+All share the signature ``(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps,
 differentiable)`` and return ``(y1, dt_next, n_steps, ok)``. They are written for the segment
 loop of the simulator: many short intervals integrated one after the other inside a
 ``lax.scan``. ``dt_next`` is the step-size proposal to pass as ``dt0`` of the next call, so
