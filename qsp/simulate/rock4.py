@@ -27,9 +27,9 @@ stability polynomial is ``R(z) = P_m(z) w(z)`` with ``w`` the finishing procedur
 ``R(z) = e^z + O(z^5)`` for every degree (tests/test_rock4.py checks all 50).
 
 The spectral radius is estimated as in Abdulle's code by a nonlinear power method: ``J v`` by
-a forward difference of ``f`` (one evaluation per accepted step, warm-started from the last
-vector; ``POWER_WARMUP`` iterations at the start of each call; a rejected step's estimate is
-kept if larger), times a safety factor 1.2.
+a forward difference of ``f`` (one evaluation per step, every second step inside
+``"auto"``; warm-started from the last vector; ``POWER_WARMUP`` iterations at the start of each
+call; a rejected step's estimate is kept if larger), times a safety factor 1.2.
 Dense output is the cubic Hermite interpolant of ``y`` and ``f`` at the step's ends (local
 error ``O(h^4)``, used only for dense outputs and event location).
 """
@@ -69,13 +69,23 @@ def degree_index(h, rho):
 
 
 def stages(h, rho):
-    """The number of stages ``s = MS[k] + 4`` of the step :func:`step` takes for ``h`` and ``rho``."""
+    """The number of stages ``s = MS[k] + 4`` of the step :func:`step` takes for ``h`` and ``rho``.
+
+    Example:
+        >>> int(stages(0.1, 60.0)), int(stages(1.0, 1e3)), int(stages(1e3, 1e3))   # h rho = 6, 1e3, 1e6
+        (6, 54, 152)
+    """
     return jnp.asarray(tables.MS, jnp.int32)[degree_index(h, rho)] + 4
 
 
 def stable_step(rho):
     """The longest step the 152-stage member keeps stable for spectral radius ``rho``
-    (``0.8 (0.353 · 152² - 3) / ρ``, Abdulle's cut when ``h ρ`` is beyond every degree)."""
+    (``0.8 (0.353 · 152² - 3) / ρ``, Abdulle's cut when ``h ρ`` is beyond every degree).
+
+    Example:
+        >>> round(float(stable_step(1e4)), 3)
+        0.652
+    """
     return 0.8 * (_BETA * MAX_STAGES ** 2 - 3.0) / rho
 
 
@@ -84,7 +94,16 @@ def step(f, t, y, h, args, f0, rho, loop_kind: str = "lax"):
 
     ``f0 = f(t, y)``; ``rho`` the spectral radius estimate (safety factor included) that picks
     the degree. ``loop_kind`` is the recurrence loop's ``equinox.internal.while_loop`` kind
-    (``"checkpointed"`` keeps it reverse-differentiable)."""
+    (``"checkpointed"`` keeps it reverse-differentiable).
+
+    Example (y' = -y, one step of 0.1 against e^-0.1; a stiff mode ``rho = 50`` picks 6 stages,
+    which damp it, |R(-5)| < 1, without resolving it):
+        >>> import jax.numpy as jnp
+        >>> f = lambda t, y, k: -k * y
+        >>> y1, err, f1, _ = step(f, 0.0, jnp.ones(1), 0.1, 1.0, -jnp.ones(1), 50.0)
+        >>> abs(float(y1[0]) - float(jnp.exp(-0.1))) < 1e-7, abs(float(err[0])) < 1e-6   # O(h^5), O(h^4)
+        (True, True)
+    """
     k = degree_index(_sg(h), _sg(rho))
     m, start = jnp.asarray(tables.MS, jnp.int32)[k], jnp.asarray(tables.RECF_START, jnp.int32)[k]
     recf = jnp.asarray(tables.RECF, y.dtype)
@@ -133,7 +152,16 @@ def step(f, t, y, h, args, f0, rho, loop_kind: str = "lax"):
 
 
 def interpolate(dense, theta):
-    """Cubic Hermite interpolant on the step: ``y(t + θ h)`` from ``y_n, y_{n+1}, h f_n, h f_{n+1}``."""
+    """Cubic Hermite interpolant on the step: ``y(t + θ h)`` from ``y_n, y_{n+1}, h f_n, h f_{n+1}``:
+
+    .. math:: y(θ) = (2θ^3 - 3θ^2 + 1) y_n + (θ^3 - 2θ^2 + θ) h f_n + (3θ^2 - 2θ^3) y_{n+1} + (θ^3 - θ^2) h f_{n+1}
+
+    Example (exact for a cubic: y = t³ on [0, 1] at θ = 0.5):
+        >>> import jax.numpy as jnp
+        >>> dense = jnp.array([[0.0], [1.0], [0.0], [3.0]])
+        >>> float(interpolate(dense, jnp.array([0.5]))[0, 0])
+        0.125
+    """
     y0, y1, hf0, hf1 = dense
     th = theta[:, None]
     th2, th3 = th * th, th * th * th
