@@ -178,12 +178,14 @@ def test_gradient_through_switches_matches_finite_differences(pulse_reference):
     assert np.max(np.abs(fd)) > 0.5
 
 
-def test_reverse_gradient_through_switches_matches_forward():
-    # reverse mode (checkpointed spells inside a checkpointed outer loop) = forward mode: the
-    # same discrete map differentiated two ways, so agreement to rounding (1e-9)
+@pytest.mark.parametrize("rock4", [False, True])
+def test_reverse_gradient_through_switches_matches_forward(rock4):
+    # reverse mode (checkpointed spells inside a checkpointed outer loop; with ROCK4 also its
+    # checkpointed recurrence loop) = forward mode: the same discrete map differentiated two
+    # ways, so agreement to rounding (1e-9)
     def loss(c, differentiable):
         return _auto(_pulse, jnp.array([2.0]), 10.0, jnp.stack([jnp.asarray(1e4), c]), cost=2.0,
-                     differentiable=differentiable)[0][0]
+                     differentiable=differentiable, rock4=rock4)[0][0]
     reverse = jax.grad(lambda c: loss(c, "reverse"))(jnp.asarray(1.0))
     forward = jax.jacfwd(lambda c: loss(c, "forward"))(jnp.asarray(1.0))
     np.testing.assert_allclose(float(reverse), float(forward), rtol=1e-9)
