@@ -50,6 +50,15 @@ MAX_STAGES = int(tables.MS[-1]) + 4  # 152
 SAFETY_RHO = 1.2  # the power method underestimates ρ: Abdulle's factor
 POWER_WARMUP = 12  # power iterations before the first step of a call
 _BETA = 0.353  # the stability interval of s stages is about [-(0.353 s² - 3), 0]
+#: h ρ (ρ with the safety factor) that Abdulle's code lets the 152-stage member take
+_LONGEST_REACH = 0.8 * (_BETA * MAX_STAGES ** 2 - 3.0)
+#: the same for the raw estimate of ρ (the switching rules of ``rosenbrock.integrate_auto``)
+REACH = _LONGEST_REACH / SAFETY_RHO
+
+
+def _stages_for(h_rho):
+    """Abdulle's ``mdegre``: the fewest stages whose interval holds ``h ρ``, before tabulation."""
+    return jnp.floor(jnp.sqrt((3.0 + h_rho) / _BETA)) + 1.0
 
 
 def degree_index(h, rho):
@@ -61,8 +70,7 @@ def degree_index(h, rho):
         >>> int(degree_index(0.1, 10.0)), int(degree_index(10.0, 1e3))   # 5 and 170 stages
         (0, 49)
     """
-    s = jnp.floor(jnp.sqrt((3.0 + h * rho) / _BETA)) + 1.0
-    m = jnp.maximum(s, 5.0) - 4.0
+    m = jnp.maximum(_stages_for(h * rho), 5.0) - 4.0
     ms = jnp.asarray(tables.MS, jnp.int32)  # (numpy at module level: importing starts no JAX backend)
     k = jnp.searchsorted(ms, jnp.minimum(m, float(tables.MS[-1])).astype(jnp.int32), side="left")
     return jnp.minimum(k, len(tables.MS) - 1)
@@ -86,7 +94,32 @@ def stable_step(rho):
         >>> round(float(stable_step(1e4)), 3)
         0.652
     """
-    return 0.8 * (_BETA * MAX_STAGES ** 2 - 3.0) / rho
+    return _LONGEST_REACH / rho
+
+
+def step_cap(rho):
+    """The step cap for the raw estimate ``rho`` (:func:`stable_step` of ``1.2 rho``; none for 0).
+
+    Example:
+        >>> round(float(step_cap(1e4)), 3), bool(step_cap(0.0) > 1e300)
+        (0.544, True)
+    """
+    return stable_step(SAFETY_RHO * jnp.maximum(rho, 1e-300))
+
+
+def evaluations(h, rho):
+    """Evaluations of f that ROCK4 needs to cover a step of size ``h`` at the raw spectral radius
+    estimate ``rho`` (stability alone): one step of ``s(1.2 h rho)`` stages (``s`` evaluations
+    with the FSAL one) and half a power-method step, or, beyond the longest member's reach,
+    that many steps of 152 stages.
+
+    Example:
+        >>> float(evaluations(0.1, 60.0)), round(float(evaluations(1.0, 1e5)), 1)
+        (6.5, 2805.8)
+    """
+    hr = h * rho
+    one_step = jnp.maximum(_stages_for(SAFETY_RHO * hr), 5.0) + 0.5
+    return jnp.where(h <= stable_step(SAFETY_RHO * rho), one_step, hr / REACH * 152.5)
 
 
 def step(f, t, y, h, args, f0, rho, loop_kind: str = "lax"):
@@ -169,23 +202,35 @@ def interpolate(dense, theta):
             + (-2 * th3 + 3 * th2) * y1 + (th3 - th2) * hf1)
 
 
-def _power_iteration(f, t, y, fy, args, probe):
-    """One step of the nonlinear power method: ``(|J v|, J v / |J v|)`` for a unit-RMS ``v``,
-    ``J v`` by a forward difference (no derivative flows through it)."""
-    y, fy, probe = _sg(y), _sg(fy), _sg(probe)
-    size = rosenbrock._rms(y)
-    eps = jnp.sqrt(jnp.finfo(y.dtype).eps) * (1.0 + size)
-    jv = (f(_sg(t), y + eps * probe, args) - fy) / eps
-    power = rosenbrock._rms(jv)
-    usable = jnp.isfinite(power) & (power > 0)
-    return jnp.where(usable, power, 0.0), jnp.where(usable, jv / jnp.where(usable, power, 1.0), probe)
+def power_step(f, t, y, fy, args, probe):
+    """One step of the nonlinear power method for ρ at ``(t, y)`` (``fy = f(t, y)``):
+    ``(|J v|, J v / |J v|)`` for the unit-RMS ``probe`` v (``rosenbrock._power_step``, which
+    Tsit5's stiffness probe uses too).
+
+    Example (y' = A y, A = diag(-1, -100): from an even vector the estimate moves toward 100):
+        >>> import jax.numpy as jnp
+        >>> f = lambda t, y, a: a * y
+        >>> a, y = jnp.array([-1.0, -100.0]), jnp.ones(2)
+        >>> rho, v = power_step(f, 0.0, y, f(0.0, y, a), a, jnp.ones(2))
+        >>> round(float(rho), 1)
+        70.7
+    """
+    return rosenbrock._power_step(f, t, y, fy, args, probe, rosenbrock._rms(_sg(y)))
 
 
-def _initial_probe(n: int, dtype):
-    """Components of both signs and unequal sizes (unlikely to miss the dominant mode)."""
-    probe = 1.0 + 0.5 * jnp.sin(1.0 + 2.0 * jnp.arange(n, dtype=dtype))
-    probe = probe * jnp.where(jnp.arange(n) % 3 == 1, -1.0, 1.0)
-    return probe / rosenbrock._rms(probe)
+def warm_up(f, t, y, fy, args, rho, probe):
+    """``POWER_WARMUP`` steps of :func:`power_step` from ``probe`` (``rho`` is returned as is if
+    there are none): the estimate a call's first step chooses its stage count from.
+
+    Example (as for :func:`power_step`: after 12 steps the dominant mode, 100):
+        >>> import jax.numpy as jnp
+        >>> f = lambda t, y, a: a * y
+        >>> a, y = jnp.array([-1.0, -100.0]), jnp.ones(2)
+        >>> rho, v = warm_up(f, 0.0, y, f(0.0, y, a), a, jnp.zeros(()), jnp.ones(2))
+        >>> round(float(rho), 3)
+        100.0
+    """
+    return lax.fori_loop(0, POWER_WARMUP, lambda _, carry: power_step(f, t, y, fy, args, carry[1]), (rho, probe))
 
 
 def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, differentiable: str = "reverse",
@@ -212,16 +257,14 @@ def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, diff
     loop_kind = "checkpointed" if differentiable == "reverse" else "lax"
 
     def aux_init(f_start):
-        def warm(_, carry):
-            rho, probe = carry
-            return _power_iteration(f, t0, y0, f_start, args, probe)
-        rho, probe = lax.fori_loop(0, POWER_WARMUP, warm, (jnp.zeros((), dtype), _initial_probe(y0.shape[0], dtype)))
+        rho, probe = warm_up(f, t0, y0, f_start, args, jnp.zeros((), dtype),
+                             rosenbrock._initial_probe(y0.shape[0], dtype))
         return f_start, probe, rho
 
     def rock_step(t, y, h, aux):
         f0, probe, rho = aux
         y_new, error, f_new, dense = step(f, t, y, h, args, f0, SAFETY_RHO * rho, loop_kind)
-        rho_new, probe_new = _power_iteration(f, t + h, y_new, f_new, args, probe)
+        rho_new, probe_new = power_step(f, t + h, y_new, f_new, args, probe)
         return y_new, error, (f_new, probe_new, rho_new), dense
 
     def refresh(t, y, aux):  # after a model event: the new state's derivative, same probe
@@ -232,4 +275,4 @@ def integrate(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: int, diff
                              events=events, aux_init=aux_init, refresh=refresh, exponent=0.25,
                              # a rejected step may have met a mode the estimate had missed: keep it
                              on_reject=lambda new, old: (old[0], new[1], jnp.maximum(old[2], new[2])),
-                             h_limit=lambda aux: stable_step(SAFETY_RHO * jnp.maximum(aux[2], 1e-300)))
+                             h_limit=lambda aux: step_cap(aux[2]))

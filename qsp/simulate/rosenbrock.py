@@ -464,15 +464,30 @@ def _tsit5_step(f, t, y, h, args, f0, probe=None):
         # J v by a forward difference: a rough |J v| is all the switch needs, and one more
         # evaluation of f is cheaper than a tangent pass (jvp: 86 vs 63 ms for Tsit5 alone on
         # a 500-state network)
-        probe = _sg(probe)
-        eps = jnp.sqrt(jnp.finfo(y.dtype).eps) * (1.0 + size)
-        jv = (f(t + _sg(h), _sg(y_new) + eps * probe, args) - _sg(ks[6])) / eps
-        power = _rms(jv)
-        usable = jnp.isfinite(power) & (power > 0)
-        v_next = jnp.where(usable, jv / jnp.where(usable, power, 1.0), probe)
-        rho = jnp.maximum(hairer, jnp.where(usable, power, 0.0))
-        result = result + ((rho, v_next),)
+        power, v_next = _power_step(f, t + h, y_new, ks[6], args, probe, size)
+        result = result + ((jnp.maximum(hairer, power), v_next),)
     return result
+
+
+def _power_step(f, t, y, fy, args, probe, size):
+    """One step of the nonlinear power method at ``(t, y)`` with ``fy = f(t, y)``: ``(|J v|,
+    J v / |J v|)`` for the unit-RMS ``probe`` v, ``J v`` by a forward difference of step
+    ``sqrt(eps) (1 + size)`` (``size``: the RMS of ``y``); ``(0, probe)`` if ``J v`` is zero or
+    not finite. A decision aid only: no derivative flows through it."""
+    y, fy, probe = _sg(y), _sg(fy), _sg(probe)
+    eps = jnp.sqrt(jnp.finfo(y.dtype).eps) * (1.0 + _sg(size))
+    jv = (f(_sg(t), y + eps * probe, args) - fy) / eps
+    power = _rms(jv)
+    usable = jnp.isfinite(power) & (power > 0)
+    return jnp.where(usable, power, 0.0), jnp.where(usable, jv / jnp.where(usable, power, 1.0), probe)
+
+
+def _initial_probe(n: int, dtype):
+    """The power method's first vector: components of both signs and unequal sizes (so that it
+    is unlikely to miss the dominant mode), unit RMS norm."""
+    probe = 1.0 + 0.5 * jnp.sin(1.0 + 2.0 * jnp.arange(n, dtype=dtype))
+    probe = probe * jnp.where(jnp.arange(n) % 3 == 1, -1.0, 1.0)
+    return probe / _rms(probe)
 
 
 def _tsit5_interpolate(dense, theta):
@@ -858,10 +873,6 @@ def integrate_explicit(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, max_steps: 
 #: |h λ| where Tsit5's stability region meets the negative real axis (OrdinaryDiffEq's
 #: ``alg_stability_size(Tsit5())``): beyond it an explicit step is limited by stability, not accuracy.
 TSIT5_STABILITY = 3.5068
-#: |h rho| that ROCK4's longest member (152 stages) may take, rho its raw estimate: the step cap
-#: of :func:`qsp.simulate.rock4.stable_step` times the estimate's safety factor 1.2 (beyond it
-#: ROCK4 needs several steps of 152 stages)
-ROCK4_REACH = 0.8 * (0.353 * 152 ** 2 - 3.0) / 1.2
 _STIFF_AFTER = 10  # consecutive stability-limited explicit steps before the stiff method is tried
 _STIFF_TRIAL = 3  # stiff steps taken before deciding whether the stiff method pays
 _ROCK4_STIFF_AFTER = 3  # hard ROCK4 steps (see _switch_rock4) before the stiff method is tried
@@ -916,101 +927,93 @@ class AutoState(NamedTuple):
 
     @staticmethod
     def initial(n: int, dtype) -> "AutoState":
-        """Start explicit, with no stiff step measured yet and a probe with components of both
-        signs and unequal sizes (so that it is unlikely to miss the dominant mode)."""
-        probe = 1.0 + 0.5 * jnp.sin(1.0 + 2.0 * jnp.arange(n, dtype=dtype))
-        probe = probe * jnp.where(jnp.arange(n) % 3 == 1, -1.0, 1.0)
+        """Start explicit, with no stiff step measured yet and the power method's first vector
+        (:func:`_initial_probe`)."""
         return AutoState(jnp.zeros((), bool), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                         jnp.full((), jnp.inf, dtype), probe / _rms(probe), jnp.zeros((), dtype),
+                         jnp.full((), jnp.inf, dtype), _initial_probe(n, dtype), jnp.zeros((), dtype),
                          jnp.zeros((), bool), jnp.zeros((), jnp.int32))
 
 
-def _switch_explicit(state: AutoState, h, rho, cost: float, stability: float = TSIT5_STABILITY,
-                     after: int = None) -> AutoState:
-    """The mode after an accepted explicit step of size ``h`` with spectral radius estimate
-    ``rho`` (a decision only: no derivative flows through it).
-
-    ``r = h rho / stability`` is how many explicit steps stability alone forces to cover a step
-    of size ``h`` (``stability``: Tsit5's 3.5, or for ROCK4 the reach of its longest member,
-    with ``cost`` then counted in such steps); the step was stability-limited if ``r > 0.9``. Those are tallied as in
-    Hairer's DOPRI5 (IASTI/NONSTI): each adds one, and the tally is cleared only after 6
-    unlimited steps in a row (the estimate fluctuates under a controller working at the
-    stability boundary: strictly consecutive counting missed Robertson's problem altogether).
-    After ``_STIFF_AFTER`` the stiff method is tried if one step of the size it last reached is
-    predicted to be worth more explicit steps than it costs (``h_stiff rho / 3.5 > cost``; before
-    the first trial, once ``cost`` explicit steps have been taken), or, as a periodic re-check, after ``12 cost`` explicit steps
-    since the last trial (so a trial that loses costs under about 25 %). ``count`` holds
-    tally + 16 x (current run of unlimited steps)."""
-    rho = _sg(rho)
-    limited = _sg(h) * rho > 0.9 * stability
-    tally, run = state.count % 16, state.count // 16
+def _tally(count, limited):
+    """The Hairer-style tally of limited steps (DOPRI5's IASTI/NONSTI) kept in ``count`` as
+    tally + 16 x (current run of unlimited steps): each limited step adds one, and the tally is
+    cleared only after 6 unlimited steps in a row. Returns ``(tally, run)``."""
+    tally, run = count % 16, count // 16
     run = jnp.where(limited, 0, run + 1)
-    tally = jnp.where(limited, tally + 1, jnp.where(run >= 6, 0, tally))
-    predicted = state.h_stiff * rho / stability
-    # before the first trial nothing predicts a stiff step's size: wait until the explicit
-    # steps taken outnumber one stiff step's cost, so that a trial which loses (_STIFF_TRIAL
-    # stiff steps) costs at most a few times the work done so far
-    worth = jnp.where(jnp.isinf(state.h_stiff), state.since >= int(min(cost, 2 ** 30)), predicted > cost)
-    after = _STIFF_AFTER if after is None else after
-    go = (tally >= after) & (worth | (state.since >= int(min(12 * cost, 2 ** 30))))
+    return jnp.where(limited, tally + 1, jnp.where(run >= 6, 0, tally)), run
+
+
+def _decided(state: AutoState, go, tally, run) -> AutoState:
+    """The explicit mode's state after a step: stiff if ``go`` (tally, run and ``since`` reset)."""
     return state._replace(stiff=go, count=jnp.where(go, 0, tally + 16 * run).astype(jnp.int32),
                           since=jnp.where(go, 0, state.since + 1).astype(jnp.int32))
 
 
-def _rock4_evaluations(h, rho):
-    """Evaluations of f that ROCK4 needs to cover a step of size ``h`` at spectral radius ``rho``
-    (stability alone): one step of ``s(h rho)`` stages (``s`` evaluations with the FSAL one)
-    and half a power-method step, or, beyond its longest member's reach, that many steps of
-    152 stages."""
-    from .rock4 import SAFETY_RHO, stable_step
-    hr = h * rho
-    one_step = jnp.maximum(jnp.floor(jnp.sqrt((3.0 + SAFETY_RHO * hr) / 0.353)) + 1.0, 5.0) + 0.5
-    return jnp.where(h <= stable_step(SAFETY_RHO * rho), one_step, hr / ROCK4_REACH * 152.5)
+def _switch_explicit(state: AutoState, h, rho, cost: float) -> AutoState:
+    """The mode after an accepted Tsit5 step of size ``h`` with spectral radius estimate
+    ``rho`` (a decision only: no derivative flows through it).
+
+    ``r = h rho / TSIT5_STABILITY`` is how many explicit steps stability alone forces to cover
+    a step of size ``h``; the step was stability-limited if ``r > 0.9``. Those are tallied
+    (:func:`_tally`: strictly consecutive counting missed Robertson's problem altogether, the
+    estimate fluctuating under a controller working at the stability boundary).
+    After ``_STIFF_AFTER`` the stiff method is tried if one step of the size it last reached is
+    predicted to be worth more explicit steps than it costs (``h_stiff rho / 3.5 > cost``; before
+    the first trial, once ``cost`` explicit steps have been taken), or, as a periodic re-check,
+    after ``12 cost`` explicit steps since the last trial (so a trial that loses costs under
+    about 25 %)."""
+    rho = _sg(rho)
+    tally, run = _tally(state.count, _sg(h) * rho > 0.9 * TSIT5_STABILITY)
+    predicted = state.h_stiff * rho / TSIT5_STABILITY
+    # before the first trial nothing predicts a stiff step's size: wait until the explicit
+    # steps taken outnumber one stiff step's cost, so that a trial which loses (_STIFF_TRIAL
+    # stiff steps) costs at most a few times the work done so far
+    worth = jnp.where(jnp.isinf(state.h_stiff), state.since >= int(min(cost, 2 ** 30)), predicted > cost)
+    go = (tally >= _STIFF_AFTER) & (worth | (state.since >= int(min(12 * cost, 2 ** 30))))
+    return _decided(state, go, tally, run)
 
 
-def _switch_rock4(state: AutoState, h, rho, stages, cost: float) -> AutoState:
-    """The mode after an accepted ROCK4 step of size ``h`` with ``stages`` stages and spectral
-    radius estimate ``rho`` (a decision only: no derivative flows through it).
+def _switch_rock4(state: AutoState, h, stages, cost: float) -> AutoState:
+    """The mode after an accepted ROCK4 step of size ``h`` with ``stages`` stages (a decision
+    only: no derivative flows through it).
 
     A step is *hard* when it costs at least a tenth of a stiff step (``stages + 0.5 >= 0.7
     cost`` evaluations, Rodas5P's step being ``cost`` Tsit5 steps of 7; or 152 stages): only
-    then may Rodas5P pay. Hard steps are tallied as in :func:`_switch_explicit`; after
+    then may Rodas5P pay. Hard steps are tallied (:func:`_tally`); after
     ``_ROCK4_STIFF_AFTER`` of them Rodas5P is tried if covering the step size it last reached
     takes more ROCK4 evaluations than one stiff step (before any trial, once ROCK4 has spent
     that much since entering), or after twelve times that as a periodic re-check. Judging by
     the stage count rather than by the longest member's reach matters where the estimate of
     ``rho`` lags the truth (Robertson's problem: ROCK4 kept failing steps at ~130 stages).
     """
-    rho, h = _sg(rho), _sg(h)
+    from .rock4 import MAX_STAGES
+    h = _sg(h)
     evaluations = stages.astype(h.dtype) + 0.5
     stiff_evaluations = 7.0 * cost
-    hard = (evaluations >= 0.1 * stiff_evaluations) | (stages >= 152)
-    tally, run = state.count % 16, state.count // 16
-    run = jnp.where(hard, 0, run + 1)
-    tally = jnp.where(hard, tally + 1, jnp.where(run >= 6, 0, tally))
+    tally, run = _tally(state.count, (evaluations >= 0.1 * stiff_evaluations) | (stages >= MAX_STAGES))
     spent = state.since.astype(h.dtype) * evaluations  # ROCK4's work since entering, at this rate
     predicted = state.h_stiff / h * evaluations  # ROCK4 evaluations to cover one stiff step
     worth = jnp.where(jnp.isinf(state.h_stiff), spent >= stiff_evaluations, predicted > stiff_evaluations)
     go = (tally >= _ROCK4_STIFF_AFTER) & (worth | (spent >= 12.0 * stiff_evaluations))
-    return state._replace(stiff=go, count=jnp.where(go, 0, tally + 16 * run).astype(jnp.int32),
-                          since=jnp.where(go, 0, state.since + 1).astype(jnp.int32))
+    return _decided(state, go, tally, run)
 
 
-def _switch_stiff(state: AutoState, h, rho, cost: float, stability: float | None = TSIT5_STABILITY) -> AutoState:
+def _switch_stiff(state: AutoState, h, rho, cost: float, rock4: bool = False) -> AutoState:
     """The mode after an accepted stiff step of size ``h`` (``rho`` as in :func:`_switch_explicit`).
 
     Explicit mode resumes after ``_STIFF_TRIAL`` stiff steps once a stiff step is worth less than
-    half its cost in explicit steps (``h rho / 3.5 < cost / 2``: the hysteresis keeps the mode
-    from flapping) and the step size has stopped doubling from step to step (or after twice
-    ``_STIFF_TRIAL`` steps). (A trial starts
-    from the explicit method's stability-limited step: judged after a fixed few steps, a stiff
-    step looked worth too little on a 40-state cascade with one rate of 5e4, and Tsit5 ran
-    500,000 steps where Rodas5P needs 150.)"""
+    half its cost in explicit steps (``h rho / 3.5 < cost / 2``, or with ``rock4`` ROCK4's
+    evaluations for it, :func:`qsp.simulate.rock4.evaluations`, over 7: the hysteresis keeps
+    the mode from flapping) and the step size has stopped doubling from step to step (or after
+    twice ``_STIFF_TRIAL`` steps). (A trial starts from the explicit method's stability-limited
+    step: judged after a fixed few steps, a stiff step looked worth too little on a 40-state
+    cascade with one rate of 5e4, and Tsit5 ran 500,000 steps where Rodas5P needs 150.)"""
     h = _sg(h)
-    if stability is None:  # ROCK4: its evaluations for a step of size h, in Tsit5 steps
-        r = _rock4_evaluations(h, _sg(rho)) / 7.0
+    if rock4:
+        from .rock4 import evaluations
+        r = evaluations(h, _sg(rho)) / 7.0
     else:
-        r = h * _sg(rho) / stability
+        r = h * _sg(rho) / TSIT5_STABILITY
     count = state.count + 1
     # a trial starts from the explicit method's stability-limited step; while the controller
     # still doubles it from step to step, the trial goes on (it has not shown its worth yet)
@@ -1044,7 +1047,7 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
     stay accuracy-limited at a cost of ``sqrt(h rho)`` evaluations; Rodas5P is tried when ROCK4's
     steps grow dear against a stiff one (:func:`_switch_rock4`, in evaluations of ``f``: a
     stiff step costs ``7 cost``); Rodas5P gives up to ROCK4 when ROCK4 could cover its step
-    for less than half that (:func:`_rock4_evaluations`), and ROCK4 returns to Tsit5 after
+    for less than half that (:func:`qsp.simulate.rock4.evaluations`), and ROCK4 returns to Tsit5 after
     ``_CALM_STEPS`` steps within half of Tsit5's stability bound. ``rock4="only"`` leaves Tsit5
     out (ROCK4 from the start; less to compile for a large model). Measured on a random 500-state mass-action
     network (rtol 1e-6, 2-core CPU): 14 ms, against 52 ms with Tsit5/Rodas5P switching.
@@ -1082,9 +1085,6 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
     with_events = events is not None
     t1 = jnp.asarray(t1, dtype)
 
-    # giving up the stiff method is judged against the explicit method that precedes it
-    stability, explicit_cost = (None, cost) if rock4 else (TSIT5_STABILITY, cost)
-
     def tsit5_step(t, y, h, aux):
         f0, mode = aux
         y_new, err, f_new, dense, (rho, probe) = _tsit5_step(f, t, y, h, args, f0, probe=mode.probe)
@@ -1099,7 +1099,8 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
         y_new, err, dense, jmat = _rosenbrock_step(tab, f, jac, t, y, h, args, linsolve, with_jacobian=True)
         a = jnp.abs(_sg(jmat))
         rho = jnp.minimum(jnp.max(jnp.sum(a, axis=0)), jnp.max(jnp.sum(a, axis=1)))
-        mode = _switch_stiff(mode, h, rho, explicit_cost, stability)
+        # giving up the stiff method is judged against the explicit method that precedes it
+        mode = _switch_stiff(mode, h, rho, cost, rock4=bool(rock4))
         if rock4:  # given up: the problem was stiff enough for Rodas5P, so ROCK4 takes over
             mode = mode._replace(rock=jnp.asarray(True))
         return y_new, err, mode, dense
@@ -1114,10 +1115,10 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
             f0, mode = aux
             y_new, err, f_new, dense = rock.step(f, t, y, h, args, f0, rock.SAFETY_RHO * mode.rho, loop_kind)
             rho, probe = lax.cond(mode.since % _POWER_EVERY == 0,
-                                  lambda: rock._power_iteration(f, t + h, y_new, f_new, args, mode.probe),
+                                  lambda: rock.power_step(f, t + h, y_new, f_new, args, mode.probe),
                                   lambda: (mode.rho, mode.probe))
             stages = rock.stages(_sg(h), rock.SAFETY_RHO * mode.rho)
-            switched = _switch_rock4(mode, h, rho, stages, cost)
+            switched = _switch_rock4(mode, h, stages, cost)
             # back to Tsit5 after _CALM_STEPS steps that Tsit5 could have taken with half its
             # stability to spare (ROCK4, of order 4, then only costs more)
             calm = jnp.where(_sg(h) * rho < 0.5 * TSIT5_STABILITY, mode.calm + 1, 0).astype(jnp.int32)
@@ -1127,9 +1128,7 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
             return y_new, err, (f_new, mode), dense
 
         def rock4_start(t, y, f_start, mode):  # a spell starts with the power method warmed up
-            def warm(_, carry):
-                return rock._power_iteration(f, t, y, f_start, args, carry[1])
-            rho, probe = lax.fori_loop(0, rock.POWER_WARMUP, warm, (mode.rho, mode.probe))
+            rho, probe = rock.warm_up(f, t, y, f_start, args, mode.rho, mode.probe)
             return f_start, mode._replace(rho=rho, probe=probe, calm=jnp.zeros((), jnp.int32))
         spells.append(("rock4", lambda mode: ~mode.stiff & (mode.rock | only)))
     spells.append(("rodas5p", lambda mode: mode.stiff))
@@ -1156,7 +1155,7 @@ def integrate_auto(f, jac, t0, t1, y0, args, *, rtol, atol, dt0, state: AutoStat
                             refresh=lambda tt, yy, aux: (f(tt, yy, args), aux[1]),
                             stop=lambda aux: aux[1].stiff | ~aux[1].rock, skip=skip, exponent=0.25,
                             initial_step=only,
-                            h_limit=lambda aux: rock.stable_step(rock.SAFETY_RHO * jnp.maximum(aux[1].rho, 1e-300)),
+                            h_limit=lambda aux: rock.step_cap(aux[1].rho),
                             on_reject=lambda new, old: (old[0], old[1]._replace(
                                 rho=jnp.maximum(old[1].rho, new[1].rho), probe=new[1].probe)), **options)
         else:
