@@ -324,6 +324,13 @@ def test_population_with_differing_regimens_equals_one_by_one(oral):
     # and an oracle independent of both: superposition of Bateman functions
     expected = sum(cf_oral(TS, 120.0, 1.0 + 8.0 * j, k=7.5 / P["V"]) for j in range(4))
     np.testing.assert_allclose(np.asarray(pop["C"][2]), expected, rtol=RTOL_CF, atol=ATOL_CF)
+    # the tidy table: subject-major rows, every column from one compiled call
+    table = pop.to_pandas()
+    assert list(table.columns[:3]) == ["ID", "time", "C"] and len(table) == 3 * N
+    third = table[table["ID"] == 3]
+    np.testing.assert_array_equal(third["time"].to_numpy(), TS)
+    np.testing.assert_allclose(third["C"].to_numpy(), expected, rtol=RTOL_CF, atol=ATOL_CF)
+    np.testing.assert_array_equal(pop.to_pandas([])[["ID", "time"]], table[["ID", "time"]])
 
 
 def test_jax_vmap_over_dose_times_and_amounts(oral):

@@ -185,6 +185,7 @@ def test_solution_to_pandas(effect_case):
     chosen = sol.to_pandas(["A", "WT"])
     assert list(chosen.columns) == ["time", "A", "WT"]
     np.testing.assert_array_equal(chosen["WT"].to_numpy(), 70.0)
+    assert list(sol.to_pandas([]).columns) == ["time"]
 
 
 # ------------------------------------------------------------------ the DESIGN.md contract

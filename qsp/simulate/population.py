@@ -145,10 +145,14 @@ class PopulationSolution:
                         None if self.n_steps is None else self.n_steps[i])
 
     def __getitem__(self, name: str) -> jax.Array:
+        return self._values((name,))[..., 0]
+
+    def _values(self, names: tuple[str, ...]) -> jax.Array:
+        """Named outputs of every subject, (S, T, len(names)): one compiled call for all names."""
         cache = self.compiled.structure.__dict__.setdefault("_population_trajectory_functions", {})
-        if name not in cache:  # traced once per model structure and name (see _trajectory_function)
-            cache[name] = jax.jit(jax.vmap(_trajectory_function(self.compiled, name)))
-        return cache[name](self.ts, self.ys, self.args)
+        if names not in cache:  # traced once per model structure and names (see _trajectory_function)
+            cache[names] = jax.jit(jax.vmap(_trajectory_function(self.compiled, names)))
+        return cache[names](self.ts, self.ys, self.args)
 
     def to_pandas(self, names=None):
         """Tidy table: one row per subject and time, columns ID, time and the outputs."""
@@ -157,9 +161,10 @@ class PopulationSolution:
         model = self.compiled.model
         names = list(names) if names is not None else [*model.observables, *self.compiled.species_names]
         n, t = self.ys.shape[:2]
+        values = np.asarray(self._values(tuple(names)))
         data = {"ID": np.repeat(np.asarray(self.ids), t), "time": np.asarray(self.ts).reshape(-1)}
-        for name in names:
-            data[name] = np.asarray(self[name]).reshape(-1)
+        for k, name in enumerate(names):
+            data[name] = values[..., k].reshape(-1)
         return pd.DataFrame(data)
 
     def exposure(self, name: str, *, start=None, end=None, window=None):

@@ -43,7 +43,7 @@ class Solution(eqx.Module):
     n_steps: jax.Array | None = None
 
     def __getitem__(self, name: str) -> jax.Array:
-        return _trajectory_function(self.compiled, name)(self.ts, self.ys, self.args)
+        return _trajectory_function(self.compiled, (name,))(self.ts, self.ys, self.args)[:, 0]
 
     def amount(self, name: str) -> jax.Array:
         """Amount of a species (or value of a rate-rule variable) at each output time."""
@@ -69,9 +69,11 @@ class Solution(eqx.Module):
             model = self.compiled.model
             names = [*model.observables, *self.compiled.species_names,
                      *(r.variable.name for r in model.rules)]
+        names = tuple(names)
+        values = np.asarray(_trajectory_function(self.compiled, names)(self.ts, self.ys, self.args))
         data = {"time": np.asarray(self.ts)}
-        for name in names:
-            data[name] = np.asarray(self[name])
+        for k, name in enumerate(names):
+            data[name] = values[:, k]
         return pd.DataFrame(data)
 
     def __repr__(self) -> str:
@@ -79,20 +81,29 @@ class Solution(eqx.Module):
                 f"to {float(self.ts[-1]):g}, states {self.compiled.state_names})")
 
 
-def _trajectory_function(compiled: CompiledModel, name: str):
-    """``(ts, ys, args) -> values`` of one named output along a trajectory, jitted and cached
-    per model structure: outside ``jit`` the expression's tree walk is traced once per name,
-    not at every ``sol[name]`` (it cost ~0.3 s each time), and inside ``jit`` it inlines."""
+def _trajectory_function(compiled: CompiledModel, names: tuple[str, ...]):
+    """``(ts, ys, args) -> values (T, len(names))`` of named outputs along a trajectory, jitted
+    and cached per model structure and tuple of names.
+
+    Why cached: outside ``jit`` an expression's tree walk is traced once per name, not at every
+    ``sol[name]`` (it cost ~0.3 s each time); inside ``jit`` it inlines. Why one function for
+    several names: a table's columns then cost one trace and one XLA compile, not one each
+    (``to_pandas`` of the 4-state TMDD model: 0.18 -> 0.07 s on the first call)."""
     structure = compiled.structure
     cache = structure.__dict__.setdefault("_trajectory_functions", {})
-    if name not in cache:
-        expr = compiled.output_expression(name)  # raises for an unknown name
-        constant = expr.free_symbols <= set(structure.parameters) | set(structure.compartments)
+    if names not in cache:
+        exprs = [compiled.output_expression(name) for name in names]  # raises for an unknown name
+        fixed = set(structure.parameters) | set(structure.compartments)
+        constant = [expr.free_symbols <= fixed for expr in exprs]
 
         def values(ts, ys, args):
-            if constant:
-                return jnp.broadcast_to(compiled.output(name, ts[0], ys[0], args), ts.shape)
-            return jax.vmap(lambda t, y: compiled.output(name, t, y, args))(ts, ys)
+            columns = []
+            for name, is_constant in zip(names, constant):
+                if is_constant:
+                    columns.append(jnp.broadcast_to(compiled.output(name, ts[0], ys[0], args), ts.shape))
+                else:
+                    columns.append(jax.vmap(lambda t, y, name=name: compiled.output(name, t, y, args))(ts, ys))
+            return jnp.stack(columns, axis=-1) if columns else jnp.zeros((*ts.shape, 0), ys.dtype)
 
-        cache[name] = jax.jit(values)
-    return cache[name]
+        cache[names] = jax.jit(values)
+    return cache[names]
