@@ -1,4 +1,5 @@
-"""Cost-balanced chunks in simulate_population: the ordering changes speed only, never a number."""
+"""How simulate_population runs its chunks (cost-balanced order; subjects one after another or in
+lockstep) changes speed only, never a number."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -58,7 +59,7 @@ def test_balanced_chunks_give_the_unbalanced_numbers_in_the_callers_order(oral):
     ts = np.linspace(0.0, 24.0, 9)
     regimen = qsp.Regimen([qsp.Bolus(gut, 100.0, time=0.0)])
     runs = {b: qsp.simulate_population(cm, ts, params={"ka": kas, "CL": cls}, regimen=regimen, chunk_size=4,
-                                       balance=b, progress=False) for b in (True, False)}
+                                       balance=b, progress=False, batching="vmap") for b in (True, False)}
     # identical per-subject arithmetic whichever chunk a subject lands in: equal to rounding
     np.testing.assert_allclose(np.asarray(runs[True]["C"]), np.asarray(runs[False]["C"]), rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(np.asarray(runs[True].n_steps), np.asarray(runs[False].n_steps))
@@ -71,3 +72,52 @@ def test_balanced_chunks_give_the_unbalanced_numbers_in_the_callers_order(oral):
     assert steps.shape == (n,) and np.all(steps > 0)
     one = qsp.simulate(cm, jnp.asarray(ts), params={"ka": float(kas[0]), "CL": float(cls[0])}, regimen=regimen)
     assert int(one.n_steps) > 0
+
+
+def test_one_after_another_equals_lockstep_and_the_closed_form(oral):
+    """``batching="map"`` (each subject's loop compiled natively on CPU) against ``"vmap"`` (the
+    lockstep batch a GPU runs) and against the Bateman function; ``"auto"`` picks the map on
+    CPU for this straight-line model and lockstep for a diffrax solver."""
+    import diffrax
+    from qsp.simulate import solver_options
+    from qsp.simulate.population import batching_mode
+
+    cm, gut = oral
+    rng = np.random.default_rng(5)
+    n = 10  # chunk_size 4: two full chunks and a padded one
+    kas = np.exp(rng.uniform(np.log(0.2), np.log(20.0), n))
+    cls = np.exp(rng.uniform(np.log(2.0), np.log(8.0), n))
+    ts = np.linspace(0.0, 24.0, 9)
+    regimens = [qsp.Regimen([qsp.Bolus(gut, 100.0, time=0.0)] + ([qsp.Bolus(gut, 50.0, time=12.0)] if i % 2 else []))
+                for i in range(n)]  # the odd subjects get a second dose: padded regimens
+    runs = {b: qsp.simulate_population(cm, ts, params={"ka": kas, "CL": cls}, regimen=regimens, chunk_size=4,
+                                       progress=False, batching=b) for b in ("map", "vmap")}
+    # the same step sequence per subject; only the linear algebra's rounding may differ
+    np.testing.assert_allclose(np.asarray(runs["map"]["C"]), np.asarray(runs["vmap"]["C"]), rtol=1e-10, atol=1e-14)
+    k = cls[:, None] / 50.0
+    ka = kas[:, None]
+
+    def bateman(amount, t_dose):
+        s = np.clip(ts - t_dose, 0.0, None)
+        return amount / 50.0 * ka / (ka - k) * (np.exp(-k * s) - np.exp(-ka * s))
+
+    expected = bateman(100.0, 0.0) + np.where(np.arange(n)[:, None] % 2 == 1, bateman(50.0, 12.0), 0.0)
+    np.testing.assert_allclose(np.asarray(runs["map"]["C"]), expected, rtol=1e-6, atol=1e-9)
+    assert np.asarray(runs["map"].n_steps).shape == (n,)
+
+    options = solver_options(None, None, None, None, None)
+    if qsp._small_loops.active():  # the native loop needs XLA's option, set at import when possible
+        assert batching_mode(cm, options) == "map"
+    assert batching_mode(cm, solver_options(diffrax.Tsit5(), None, None, None, None)) == "vmap"
+    with pytest.raises(qsp.errors.SolverError, match="batching='lockstep'"):
+        batching_mode(cm, options, "lockstep")
+
+
+@pytest.mark.parametrize("batching", ["map", "vmap"])
+def test_a_failing_subject_is_named_with_its_time(oral, batching):
+    cm, gut = oral
+    regimen = qsp.Regimen([qsp.Bolus(gut, 100.0, time=0.0)])
+    kas = np.array([1.0, 1.0, np.nan, 1.0])  # the third subject's absorption makes no number
+    with pytest.raises(qsp.errors.SolverError, match=r"subject 103 \(position 2\).*not finite at t=0"):
+        qsp.simulate_population(cm, np.linspace(0.0, 24.0, 5), params={"ka": kas}, regimen=regimen,
+                                ids=[101, 102, 103, 104], chunk_size=2, progress=False, batching=batching)

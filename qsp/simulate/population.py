@@ -1,8 +1,9 @@
-"""Virtual populations: many subjects in one batched, chunked call.
+"""Virtual populations: many subjects in one compiled, chunked call.
 
 Subjects may differ in parameters, covariates, output times (same count) and regimens —
 even in the number of doses: regimens are padded to one shared structure with disabled
-doses, so a single compiled, ``vmap``-ed simulation serves every chunk.
+doses, so a single compiled simulation serves every chunk. Within a chunk the subjects run
+either one after another (``lax.map``) or in lockstep (``vmap``): see :func:`batching_mode`.
 """
 
 from __future__ import annotations
@@ -14,21 +15,60 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
+from .. import _small_loops
 from ..compile import CompiledModel
 from ..dosing import Regimen, as_regimen
 from ..errors import DosingError, SolverError
 from .balance import MIN_CHUNKS, features, first_chunk, rest_by_predicted_cost, with_products
 from .events import RegimenStructure, split_regimen
 from .solution import Solution, _trajectory_function
-from .solve import simulate_core
+from .solve import NativeSolver, SolverOptions, simulate_core
+
+BATCHING = ("auto", "map", "vmap")
+
+
+def batching_mode(compiled: CompiledModel, options: SolverOptions, batching: str = "auto") -> str:
+    """How the subjects of a chunk run: ``"map"`` (one after another, ``lax.map``) or
+    ``"vmap"`` (in lockstep).
+
+    ``"auto"`` picks ``"map"`` where one subject's step loop compiles into a single native
+    function (:mod:`qsp._small_loops`: XLA:CPU, a straight-line model of up to 16 states, one of
+    qsp's own solvers), and ``"vmap"`` elsewhere. Why: under ``vmap`` every step of every
+    subject goes through XLA:CPU's kernel-by-kernel dispatch (~45 kernels a step) and the chunk
+    steps until its slowest subject is done, while the native loop has no dispatch at all.
+    Measured on the 2-core CI machine (issue 5's TMDD, 1,024 patients, 100 outputs, rtol 1e-6,
+    one core): ``vmap`` 0.51 ms per patient, ``lax.map`` 0.18 ms. On a GPU, and for models
+    whose loop does not compile natively (gathers, LAPACK, diffrax's solvers), lockstep is the
+    one that keeps the hardware busy.
+
+    Example:
+        >>> import qsp
+        >>> from qsp.simulate import solver_options
+        >>> A = qsp.Species("A", qsp.Compartment("c", volume=1.0), initial_amount=1.0)
+        >>> cm = qsp.compile(qsp.Model("m", reactions=[qsp.Reaction([A], [], rate=qsp.Parameter("k", 1.0) * A)]))
+        >>> batching_mode(cm, solver_options(None, None, None, None, None), "vmap")
+        'vmap'
+    """
+    if batching not in BATCHING:
+        raise SolverError(f"unknown batching={batching!r}; use one of {', '.join(map(repr, BATCHING))}.")
+    if batching != "auto":
+        return batching
+    native = (jax.default_backend() == "cpu" and _small_loops.active()
+              and compiled.structure.straight is not None and isinstance(options.solver, NativeSolver))
+    return "map" if native else "vmap"
 
 
 @eqx.filter_jit
 def _population_core(compiled, ts, flags, P, structure, numbers, options, t0):
-    def one(ts_, flags_, p, num, t0_):
+    """Every subject of a chunk: in lockstep (``options.batched``, ``vmap``) or one after
+    another (``lax.map``)."""
+    def one(xs):
+        ts_, flags_, p, num, t0_ = xs
         return simulate_core(compiled, ts_, flags_, p, structure, num, options, t0_)
-    return jax.vmap(one)(ts, flags, P, numbers, t0)
+    xs = (ts, flags, P, numbers, t0)
+    return jax.vmap(one)(xs) if options.batched else lax.map(one, xs)
 
 
 def _signature(spec):
@@ -89,17 +129,19 @@ def batch_regimens(compiled: CompiledModel, regimens: Sequence[Regimen]) -> tupl
     for k in ("bioavailability", "interval", "rate", "duration"):
         stacked[k][:] = 1.0
     traced = {k: [None] * len(splits) for k in keys}
-    slot_cache: dict[int, list[int]] = {}
-    for s, (own, numbers) in enumerate(splits):
-        if id(own) not in slot_cache:
-            slot_cache[id(own)] = _merge(unified, [_signature(d) for d in own.doses])[1]
-        slots = slot_cache[id(own)]
+    rows: dict[int, list[int]] = {}  # the subjects of each distinct regimen: filled in one assignment
+    for s, split in enumerate(splits):
+        rows.setdefault(id(split), []).append(s)
+    for members in rows.values():
+        own, numbers = splits[members[0]]
+        slots = _merge(unified, [_signature(d) for d in own.doses])[1]
         for k in keys:
             values = numbers[k]
             if isinstance(values, np.ndarray):
-                stacked[k][s, slots] = values
+                stacked[k][np.ix_(members, slots)] = values
             else:
-                traced[k][s] = (slots, values)
+                for s in members:
+                    traced[k][s] = (slots, values)
     out = {}
     for k in keys:
         if any(t is not None for t in traced[k]):
@@ -182,8 +224,8 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
                         regimen: Regimen | Sequence[Regimen] | None = None, *, ids=None, before=None, t0=None,
                         chunk_size: int = 512, progress: bool | None = None, solver=None, rtol=None, atol=None,
                         max_steps=None, adjoint=None, n_subjects: int | None = None,
-                        balance: bool = True) -> PopulationSolution:
-    """Simulate many subjects in one batched call, ``chunk_size`` subjects at a time.
+                        balance: bool = True, batching: str = "auto") -> PopulationSolution:
+    """Simulate many subjects, ``chunk_size`` subjects per compiled call.
 
     Args:
         compiled: from :func:`qsp.compile`.
@@ -194,16 +236,19 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
             (they may differ in dose count, times and amounts).
         ids: subject identifiers for tables and error messages (default 1..S).
         before: pre-dose flags, shared (T,) or per subject (S, T) (see :func:`qsp.simulate`).
-        chunk_size: subjects per compiled batch; memory is bounded by one chunk. The subjects of
-            a chunk step in lockstep and carry their output buffer through every step, so
-            smaller chunks waste less; too small ones pay per-step overhead (measured, 10,000
-            TMDD patients on 2 cores: 256 and 512 alike, 1024 17 % slower).
-        balance: with three chunks or more, group subjects of similar cost into the same chunk
-            (the subjects of a chunk step in lockstep, so one stiff subject sets the chunk's
-            cost): the first chunk is a random sample whose step counts train a regression of
-            cost on the subjects' parameters and dose numbers, and the rest run sorted by
-            predicted cost (:mod:`qsp.simulate.balance`). Results come back in the given order
-            and are the same as with ``balance=False``; only the speed differs.
+        chunk_size: subjects per compiled call; memory is bounded by one chunk. In lockstep
+            (``"vmap"``) the subjects of a chunk carry their output buffer through every step,
+            so smaller chunks waste less; too small ones pay per-step overhead (measured,
+            10,000 TMDD patients on 2 cores: 256 and 512 alike, 1024 17 % slower).
+        balance: in lockstep, with three chunks or more, group subjects of similar cost into
+            the same chunk (one stiff subject sets its chunk's cost): the first chunk is a
+            random sample whose step counts train a regression of cost on the subjects'
+            parameters and dose numbers, and the rest run sorted by predicted cost
+            (:mod:`qsp.simulate.balance`). Results come back in the given order and are the
+            same as with ``balance=False``; only the speed differs.
+        batching: ``"auto"`` (default), ``"map"`` (the subjects of a chunk one after another)
+            or ``"vmap"`` (in lockstep); see :func:`batching_mode`. Results are the same up to
+            rounding; only the speed differs.
         progress: show a progress bar (tqdm) — default: when there is more than one chunk.
         solver, rtol, atol, max_steps, adjoint, t0: as in :func:`qsp.simulate`.
 
@@ -215,7 +260,8 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
     """
     from . import _is_traced, _raise_on_failure, solver_options
 
-    options = dataclasses.replace(solver_options(solver, rtol, atol, max_steps, adjoint), batched=True)
+    options = solver_options(solver, rtol, atol, max_steps, adjoint)
+    options = dataclasses.replace(options, batched=batching_mode(compiled, options, batching) == "vmap")
     if params is not None and hasattr(params, "to_dict") and hasattr(params, "columns"):
         params = {c: np.asarray(params[c], dtype=float) for c in params.columns if c in compiled.parameter_names}
     params = dict(params or {})
@@ -238,10 +284,14 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
         if not any(isinstance(v, jax.core.Tracer) for v in one_numbers.values()):
             _check_regimen_numbers(one_structure, one_numbers, -np.inf if t0 is None else t0)
     structure, numbers = batch_regimens(compiled, regimens)
-    P = _parameter_matrix(compiled, params, n)
-    T = jnp.broadcast_to(jnp.asarray(ts, jnp.float64), (n, np.shape(ts)[-1]))
-    flags = jnp.zeros(T.shape, bool) if before is None else jnp.broadcast_to(jnp.asarray(before, bool), T.shape)
-    t0s = jnp.minimum(T[:, 0], 0.0) if t0 is None else jnp.broadcast_to(jnp.asarray(t0, jnp.float64), (n,))
+    # Concrete inputs stay numpy until each chunk's compiled call: an eager JAX op compiles
+    # once per shape (measured: ~1.4 s of such compiles in a first call with 10,000 subjects).
+    traced = _is_traced(params, numbers, ts, before, t0)
+    xp = jnp if traced else np
+    P = _parameter_matrix(compiled, params, n, xp)
+    T = xp.broadcast_to(xp.asarray(ts, np.float64), (n, np.shape(ts)[-1]))
+    flags = xp.zeros(T.shape, bool) if before is None else xp.broadcast_to(xp.asarray(before, bool), T.shape)
+    t0s = xp.minimum(T[:, 0], 0.0) if t0 is None else xp.broadcast_to(xp.asarray(t0, np.float64), (n,))
     ids = np.arange(1, n + 1) if ids is None else np.asarray(ids)
     chunk = max(1, min(int(chunk_size), n))
     n_chunks = -(-n // chunk)
@@ -252,19 +302,22 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
             bar = tqdm(total=n, unit="subject", desc=f"simulating {compiled.model.name}")
         except ImportError:  # tqdm is optional
             bar = None
-    balance = balance and n_chunks >= MIN_CHUNKS and not _is_traced(P, numbers, T, flags, t0s)
+    balance = balance and options.batched and n_chunks >= MIN_CHUNKS and not traced
+    if not traced and options.adjoint == "reverse" and isinstance(options.solver, NativeSolver):
+        # nothing can differentiate a call on concrete inputs: a plain loop (as qsp.simulate)
+        options = dataclasses.replace(options, adjoint="none")
 
     def run(positions):
         """Simulate the subjects at ``positions`` (at most one chunk) in one compiled call."""
         m = len(positions)
         index = np.concatenate([positions, np.full(chunk - m, positions[-1])])  # static shapes
         nums = {k: jnp.asarray(v)[index] if not isinstance(v, np.ndarray) else v[index] for k, v in numbers.items()}
-        ys, failed, args, steps = _population_core(compiled, T[index], flags[index], P[index], structure, nums,
-                                                   options, t0s[index])
-        ys, failed, steps = ys[:m], failed[:m], steps[:m]
-        args = jax.tree_util.tree_map(lambda a: a[:m], args)
-        if not _is_traced(ys, failed):
-            bad = (np.asarray(failed)[:, 0] >= 0) | ~np.all(np.isfinite(np.asarray(ys)), axis=(1, 2))
+        out = _population_core(compiled, T[index], flags[index], P[index], structure, nums, options, t0s[index])
+        if not traced:
+            out = jax.tree_util.tree_map(np.asarray, out)  # one transfer; slicing below stays numpy
+        ys, failed, args, steps = jax.tree_util.tree_map(lambda a: a[:m], out)
+        if not traced:
+            bad = (failed[:, 0] >= 0) | ~np.all(np.isfinite(ys), axis=(1, 2))
             if bad.any():
                 s = int(np.argmax(bad))
                 subject = int(positions[s])
@@ -290,18 +343,19 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
     if bar is not None:
         bar.close()
     back = np.argsort(order)  # the caller's order
-    ys = jnp.concatenate([r[0] for r in results])[back]
-    args = jax.tree_util.tree_map(lambda *a: jnp.concatenate(a)[back], *[r[1] for r in results])
-    n_steps = jnp.concatenate([r[2] for r in results])[back]
+    ys = xp.concatenate([r[0] for r in results])[back]
+    args = jax.tree_util.tree_map(lambda *a: xp.concatenate(a)[back], *[r[1] for r in results])
+    n_steps = xp.concatenate([r[2] for r in results])[back]
+    ys, args, n_steps, T = jax.tree_util.tree_map(jnp.asarray, (ys, args, n_steps, T))
     return PopulationSolution(compiled, T, ys, args, ids, n_steps)
 
 
-def _parameter_matrix(compiled, params, n):
+def _parameter_matrix(compiled, params, n, xp=jnp):
     columns = []
     for i, name in enumerate(compiled.parameter_names):
         value = params.get(name, compiled.default_parameters[i])
-        columns.append(jnp.broadcast_to(jnp.asarray(value, jnp.float64), (n,)))
+        columns.append(xp.broadcast_to(xp.asarray(value, np.float64), (n,)))
     unknown = [k for k in params if k not in compiled.parameter_names]
     if unknown:
         compiled.parameter_vector({unknown[0]: 0.0})  # raises the standard error
-    return jnp.stack(columns, axis=1)
+    return xp.stack(columns, axis=1)
