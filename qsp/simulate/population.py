@@ -187,10 +187,11 @@ class PopulationSolution:
                         None if self.n_steps is None else self.n_steps[i])
 
     def __getitem__(self, name: str) -> jax.Array:
-        return self._values((name,))[..., 0]
+        return self._values(name)
 
-    def _values(self, names: tuple[str, ...]) -> jax.Array:
-        """Named outputs of every subject, (S, T, len(names)): one compiled call for all names."""
+    def _values(self, names: str | tuple[str, ...]) -> jax.Array:
+        """One named output of every subject (S, T), or several (S, T, len(names)) in one
+        compiled call."""
         cache = self.compiled.structure.__dict__.setdefault("_population_trajectory_functions", {})
         if names not in cache:  # traced once per model structure and names (see _trajectory_function)
             cache[names] = jax.jit(jax.vmap(_trajectory_function(self.compiled, names)))

@@ -43,7 +43,7 @@ class Solution(eqx.Module):
     n_steps: jax.Array | None = None
 
     def __getitem__(self, name: str) -> jax.Array:
-        return _trajectory_function(self.compiled, (name,))(self.ts, self.ys, self.args)[:, 0]
+        return _trajectory_function(self.compiled, name)(self.ts, self.ys, self.args)
 
     def amount(self, name: str) -> jax.Array:
         """Amount of a species (or value of a rate-rule variable) at each output time."""
@@ -81,9 +81,10 @@ class Solution(eqx.Module):
                 f"to {float(self.ts[-1]):g}, states {self.compiled.state_names})")
 
 
-def _trajectory_function(compiled: CompiledModel, names: tuple[str, ...]):
-    """``(ts, ys, args) -> values (T, len(names))`` of named outputs along a trajectory, jitted
-    and cached per model structure and tuple of names.
+def _trajectory_function(compiled: CompiledModel, names: str | tuple[str, ...]):
+    """``(ts, ys, args) -> values`` of named outputs along a trajectory: for one name (a str)
+    its values (T,), for a tuple of names their columns (T, len(names)). Jitted and cached per
+    model structure and names.
 
     Why cached: outside ``jit`` an expression's tree walk is traced once per name, not at every
     ``sol[name]`` (it cost ~0.3 s each time); inside ``jit`` it inlines. Why one function for
@@ -92,17 +93,21 @@ def _trajectory_function(compiled: CompiledModel, names: tuple[str, ...]):
     structure = compiled.structure
     cache = structure.__dict__.setdefault("_trajectory_functions", {})
     if names not in cache:
-        exprs = [compiled.output_expression(name) for name in names]  # raises for an unknown name
+        single = isinstance(names, str)
+        listed = (names,) if single else tuple(names)
+        exprs = [compiled.output_expression(name) for name in listed]  # raises for an unknown name
         fixed = set(structure.parameters) | set(structure.compartments)
         constant = [expr.free_symbols <= fixed for expr in exprs]
 
+        def column(name, is_constant, ts, ys, args):
+            if is_constant:
+                return jnp.broadcast_to(compiled.output(name, ts[0], ys[0], args), ts.shape)
+            return jax.vmap(lambda t, y: compiled.output(name, t, y, args))(ts, ys)
+
         def values(ts, ys, args):
-            columns = []
-            for name, is_constant in zip(names, constant):
-                if is_constant:
-                    columns.append(jnp.broadcast_to(compiled.output(name, ts[0], ys[0], args), ts.shape))
-                else:
-                    columns.append(jax.vmap(lambda t, y, name=name: compiled.output(name, t, y, args))(ts, ys))
+            columns = [column(name, c, ts, ys, args) for name, c in zip(listed, constant)]
+            if single:
+                return columns[0]
             return jnp.stack(columns, axis=-1) if columns else jnp.zeros((*ts.shape, 0), ys.dtype)
 
         cache[names] = jax.jit(values)
