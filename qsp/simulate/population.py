@@ -259,7 +259,7 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
     Raises:
         SolverError: naming the subject and the time window where integration failed.
     """
-    from . import _is_traced, _raise_on_failure, solver_options
+    from . import _for_concrete_inputs, _is_traced, _raise_on_failure, solver_options
 
     options = solver_options(solver, rtol, atol, max_steps, adjoint)
     options = dataclasses.replace(options, batched=batching_mode(compiled, options, batching) == "vmap")
@@ -304,9 +304,8 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
         except ImportError:  # tqdm is optional
             bar = None
     balance = balance and options.batched and n_chunks >= MIN_CHUNKS and not traced
-    if not traced and options.adjoint == "reverse" and isinstance(options.solver, NativeSolver):
-        # nothing can differentiate a call on concrete inputs: a plain loop (as qsp.simulate)
-        options = dataclasses.replace(options, adjoint="none")
+    if not traced:
+        options = _for_concrete_inputs(options)
 
     def run(positions):
         """Simulate the subjects at ``positions`` (at most one chunk) in one compiled call."""
@@ -351,7 +350,7 @@ def simulate_population(compiled: CompiledModel, times, params: Mapping | None =
     return PopulationSolution(compiled, T, ys, args, ids, n_steps)
 
 
-def _parameter_matrix(compiled, params, n, xp=jnp):
+def _parameter_matrix(compiled, params, n, xp):
     columns = []
     for i, name in enumerate(compiled.parameter_names):
         value = params.get(name, compiled.default_parameters[i])
